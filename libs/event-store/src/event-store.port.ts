@@ -1,0 +1,88 @@
+import { Position } from './position';
+
+/** An event about to be appended. `id` makes a retried append idempotent. */
+export interface NewEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata?: Record<string, unknown>;
+}
+
+export interface RecordedEvent {
+  readonly id: string;
+  readonly stream: string;
+  /** 0-based revision of the event inside its stream. */
+  readonly revision: number;
+  readonly position: Position;
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata: Record<string, unknown>;
+  /** Milliseconds since the epoch at which the store recorded the event. */
+  readonly recordedAt: number;
+}
+
+/**
+ * `any`: no check. `no_stream`: the stream must not exist yet.
+ * `stream_exists`: it must. A number: the revision of the stream's last event.
+ */
+export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | number;
+
+export interface AppendResult {
+  /** Revision of the last event written. */
+  readonly nextRevision: number;
+  /** Global position of the last event written. */
+  readonly position: Position;
+}
+
+export class WrongExpectedRevisionError extends Error {
+  constructor(
+    readonly stream: string,
+    readonly expected: ExpectedRevision,
+    readonly actual: number | 'no_stream',
+  ) {
+    super(`stream ${JSON.stringify(stream)}: expected revision ${String(expected)}, found ${String(actual)}`);
+    this.name = 'WrongExpectedRevisionError';
+  }
+}
+
+/** The store could not be reached or failed; the caller may retry later. */
+export class EventStoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'EventStoreUnavailableError';
+  }
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: only events strictly after this position. */
+  readonly after?: Position;
+  /** Only streams whose name starts with this prefix. */
+  readonly streamPrefix?: string;
+}
+
+export interface SubscribeOptions extends ReadAllOptions {
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The write side's source of truth. Every adapter passes
+ * `test/contract/event-store.contract.ts`.
+ */
+export interface EventStore {
+  /** Appends atomically; resolves only once the events are durable. */
+  append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult>;
+  /** Events of one stream in revision order, read page by page. */
+  readStream(stream: string, options?: { fromRevision?: number }): AsyncIterable<RecordedEvent>;
+  /** Every event of the log in global order, read page by page, up to the head when called. */
+  readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
+  /**
+   * Catches up from `after`, then follows new appends until `signal` aborts.
+   * Yields pages of events in global order.
+   */
+  subscribeToAll(options?: SubscribeOptions): AsyncIterable<readonly RecordedEvent[]>;
+  /** Position of the last event in the log, or undefined while it is empty. */
+  headPosition(): Promise<Position | undefined>;
+  close(): Promise<void>;
+}
+
+export const EVENT_STORE = Symbol('EventStore');

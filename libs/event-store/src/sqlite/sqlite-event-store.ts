@@ -1,0 +1,285 @@
+import Database from 'better-sqlite3';
+import {
+  AppendResult,
+  EventStore,
+  EventStoreUnavailableError,
+  ExpectedRevision,
+  NewEvent,
+  ReadAllOptions,
+  RecordedEvent,
+  SubscribeOptions,
+  WrongExpectedRevisionError,
+} from '../event-store.port';
+import { Position, position } from '../position';
+
+const PAGE_SIZE = 1000;
+
+interface PendingAppend {
+  readonly stream: string;
+  readonly events: readonly NewEvent[];
+  readonly expected: ExpectedRevision;
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface EventRow {
+  position: number;
+  event_id: string;
+  stream: string;
+  revision: number;
+  type: string;
+  data: string;
+  metadata: string;
+  recorded_at: number;
+}
+
+export interface SqliteEventStoreOptions {
+  /**
+   * How often a follower looks for events appended by another process sharing
+   * the file. Appends made through this instance wake followers at once.
+   */
+  readonly pollIntervalMs?: number;
+}
+
+/**
+ * The embedded event store: one SQLite file in WAL mode with
+ * `synchronous = FULL`, so a commit is on disk before `append` resolves.
+ *
+ * Appends that arrive in the same turn of the event loop are written in one
+ * transaction (group commit): one fsync for all of them instead of one each.
+ * Each append still succeeds or fails on its own, inside a savepoint.
+ */
+export class SqliteEventStore implements EventStore {
+  private readonly db: Database.Database;
+  private pending: PendingAppend[] = [];
+  private flushScheduled = false;
+  private readonly wakers = new Set<() => void>();
+  private closed = false;
+  private readonly pollIntervalMs: number;
+
+  private readonly stmt: {
+    lastRevision: Database.Statement<[string], { revision: number | null }>;
+    insert: Database.Statement<[string, string, number, string, string, string, number]>;
+    byEventId: Database.Statement<[string], { stream: string; revision: number; position: number }>;
+    streamPage: Database.Statement<[string, number, number], EventRow>;
+    allPage: Database.Statement<[number, number], EventRow>;
+    head: Database.Statement<[], { position: number | null }>;
+  };
+  private readonly commitBatch: (batch: PendingAppend[]) => Array<AppendResult | Error>;
+
+  constructor(file: string, options: SqliteEventStoreOptions = {}) {
+    this.pollIntervalMs = options.pollIntervalMs ?? 100;
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 10000');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS events (
+        position    INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id    TEXT    NOT NULL UNIQUE,
+        stream      TEXT    NOT NULL,
+        revision    INTEGER NOT NULL,
+        type        TEXT    NOT NULL,
+        data        TEXT    NOT NULL,
+        metadata    TEXT    NOT NULL,
+        recorded_at INTEGER NOT NULL,
+        UNIQUE (stream, revision)
+      );
+    `);
+    this.stmt = {
+      lastRevision: this.db.prepare('SELECT max(revision) AS revision FROM events WHERE stream = ?'),
+      insert: this.db.prepare(
+        'INSERT INTO events (event_id, stream, revision, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      byEventId: this.db.prepare('SELECT stream, revision, position FROM events WHERE event_id = ?'),
+      streamPage: this.db.prepare(
+        'SELECT * FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?',
+      ),
+      allPage: this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?'),
+      head: this.db.prepare('SELECT max(position) AS position FROM events'),
+    };
+    const appendOne = this.db.transaction((item: PendingAppend, now: number) => this.appendInTransaction(item, now));
+    this.commitBatch = this.db.transaction((batch: PendingAppend[]) => {
+      const now = Date.now();
+      return batch.map((item) => {
+        try {
+          return appendOne(item, now);
+        } catch (error) {
+          return error instanceof Error ? error : new Error(String(error));
+        }
+      });
+    });
+  }
+
+  append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new EventStoreUnavailableError('event store is closed'));
+    if (events.length === 0) return Promise.reject(new Error('append needs at least one event'));
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.pending.push({ stream, events, expected, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    let outcomes: Array<AppendResult | Error>;
+    try {
+      outcomes = this.commitBatch(batch);
+    } catch (error) {
+      const failure = new EventStoreUnavailableError(`append failed: ${(error as Error).message}`, { cause: error });
+      for (const item of batch) item.reject(failure);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const outcome = outcomes[i];
+      if (outcome instanceof Error) item.reject(outcome);
+      else item.resolve(outcome);
+    });
+    this.wake();
+  }
+
+  private appendInTransaction(item: PendingAppend, now: number): AppendResult {
+    const first = this.stmt.byEventId.get(item.events[0].id);
+    if (first) return this.replayedAppend(item, first.stream);
+    const last = this.stmt.lastRevision.get(item.stream)?.revision ?? null;
+    checkExpected(item.stream, item.expected, last);
+    let revision = last ?? -1;
+    let lastPosition = 0;
+    for (const event of item.events) {
+      revision += 1;
+      const info = this.stmt.insert.run(
+        event.id,
+        item.stream,
+        revision,
+        event.type,
+        JSON.stringify(event.data),
+        JSON.stringify(event.metadata ?? {}),
+        now,
+      );
+      lastPosition = Number(info.lastInsertRowid);
+    }
+    return { nextRevision: revision, position: position(BigInt(lastPosition)) };
+  }
+
+  /** The same event ids were appended before: answer what that append answered. */
+  private replayedAppend(item: PendingAppend, storedStream: string): AppendResult {
+    const lastId = item.events[item.events.length - 1].id;
+    const last = this.stmt.byEventId.get(lastId);
+    if (storedStream !== item.stream || !last || last.stream !== item.stream) {
+      throw new Error(`event id ${item.events[0].id} was already appended to another stream`);
+    }
+    return { nextRevision: last.revision, position: position(BigInt(last.position)) };
+  }
+
+  async *readStream(stream: string, options: { fromRevision?: number } = {}): AsyncIterable<RecordedEvent> {
+    let from = options.fromRevision ?? 0;
+    for (;;) {
+      const rows = this.stmt.streamPage.all(stream, from, PAGE_SIZE);
+      for (const row of rows) yield toRecorded(row);
+      if (rows.length < PAGE_SIZE) return;
+      from = rows[rows.length - 1].revision + 1;
+    }
+  }
+
+  async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    const head = this.stmt.head.get()?.position ?? 0;
+    let after = startAfter(options.after);
+    while (after < head) {
+      const rows = this.stmt.allPage.all(after, PAGE_SIZE);
+      if (rows.length === 0) return;
+      for (const row of rows) {
+        if (row.position > head) return;
+        if (matchesPrefix(row.stream, options.streamPrefix)) yield toRecorded(row);
+      }
+      after = rows[rows.length - 1].position;
+    }
+  }
+
+  async *subscribeToAll(options: SubscribeOptions = {}): AsyncIterable<readonly RecordedEvent[]> {
+    const { signal, streamPrefix } = options;
+    let after = startAfter(options.after);
+    while (!signal?.aborted && !this.closed) {
+      const rows = this.stmt.allPage.all(after, PAGE_SIZE);
+      if (rows.length > 0) {
+        after = rows[rows.length - 1].position;
+        const page = rows.filter((row) => matchesPrefix(row.stream, streamPrefix)).map(toRecorded);
+        if (page.length > 0) yield page;
+        continue;
+      }
+      await this.nextAppend(signal);
+    }
+  }
+
+  /** Resolves on the next append through this instance, a poll tick, or abort. */
+  private nextAppend(signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, this.pollIntervalMs);
+      this.wakers.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private wake(): void {
+    for (const waker of [...this.wakers]) waker();
+  }
+
+  async headPosition(): Promise<Position | undefined> {
+    const head = this.stmt.head.get()?.position;
+    return head == null ? undefined : position(BigInt(head));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // Appends already accepted are written before the file is closed.
+    this.flush();
+    this.closed = true;
+    this.wake();
+    this.db.close();
+  }
+}
+
+function checkExpected(stream: string, expected: ExpectedRevision, last: number | null): void {
+  if (expected === 'any') return;
+  if (expected === 'no_stream') {
+    if (last !== null) throw new WrongExpectedRevisionError(stream, expected, last);
+    return;
+  }
+  if (expected === 'stream_exists') {
+    if (last === null) throw new WrongExpectedRevisionError(stream, expected, 'no_stream');
+    return;
+  }
+  if (last !== expected) throw new WrongExpectedRevisionError(stream, expected, last ?? 'no_stream');
+}
+
+function startAfter(after: Position | undefined): number {
+  return after === undefined || after.commit < 0n ? 0 : Number(after.commit);
+}
+
+function matchesPrefix(stream: string, prefix: string | undefined): boolean {
+  return prefix === undefined || stream.startsWith(prefix);
+}
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    id: row.event_id,
+    stream: row.stream,
+    revision: row.revision,
+    position: position(BigInt(row.position)),
+    type: row.type,
+    data: JSON.parse(row.data),
+    metadata: JSON.parse(row.metadata),
+    recordedAt: row.recorded_at,
+  };
+}
