@@ -1,0 +1,32 @@
+import { BeforeApplicationShutdown, DynamicModule, Inject, Module, OnApplicationBootstrap } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { APP_CONFIG, AppConfig, HttpErrorsFilter, StorageModule } from '@visitorbase/platform';
+import { Projector, UsersModule } from '@visitorbase/users';
+
+/** Starts the in-process projector after boot, stops it before the stores close. */
+@Module({})
+export class AppModule implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly projector: Projector,
+  ) {}
+
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [StorageModule.forRoot(config), UsersModule],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: APP_FILTER, useClass: HttpErrorsFilter },
+      ],
+    };
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.config.projectorEnabled) this.projector.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.projector.stop();
+  }
+}

@@ -1,0 +1,29 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { ConfigError, loadConfig } from '@visitorbase/platform';
+import { createApp } from './app.factory';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const { app, createdKey } = await createApp(config);
+  await app.listen(config.port, config.host);
+  const logger = new Logger('visitorbase');
+  logger.log(`listening on ${await app.getUrl()} with data in ${config.dataDir}`);
+  if (createdKey) {
+    // Shown once: only its hash is kept, in api-keys.json under the data directory.
+    process.stdout.write(
+      `\nA development API key was created for this data directory. It is shown only this once:\n\n` +
+        `    Authorization: API-Key ${createdKey}\n\n` +
+        `Set API_KEYS="development:<key>,production:<key>" to choose your own keys.\n\n`,
+    );
+  }
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`visitorbase: ${error.message}\n`);
+  } else {
+    process.stderr.write(`visitorbase: failed to start: ${(error as Error)?.stack ?? String(error)}\n`);
+  }
+  process.exit(1);
+});

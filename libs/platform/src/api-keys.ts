@@ -1,0 +1,96 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isEnvironmentName } from '@visitorbase/users/domain';
+import { ConfigError } from './config';
+
+interface StoredKey {
+  readonly environment: string;
+  /** Hex SHA-256 of the key; the key itself is never kept. */
+  readonly sha256: string;
+}
+
+const KEY_FILE = 'api-keys.json';
+const SCHEME = /^API-Key[ \t]+([^\s]+)[ \t]*$/i;
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+export function generateKey(): string {
+  return `vb_${randomBytes(24).toString('base64url')}`;
+}
+
+/**
+ * The API keys this process accepts, each bound to one environment. Only
+ * SHA-256 digests are held, and a presented key is compared against every
+ * digest in constant time, so neither the answer's timing nor a memory dump
+ * tells a key.
+ */
+export class KeyRing {
+  private readonly digests: ReadonlyArray<{ environment: string; digest: Buffer }>;
+
+  constructor(keys: readonly StoredKey[]) {
+    this.digests = keys.map((k) => ({ environment: k.environment, digest: Buffer.from(k.sha256, 'hex') }));
+  }
+
+  get environments(): string[] {
+    return [...new Set(this.digests.map((d) => d.environment))];
+  }
+
+  /** The environment of the key in an `Authorization: API-Key <key>` header, if any. */
+  authenticate(authorization: string | undefined): string | undefined {
+    if (authorization === undefined) return undefined;
+    const match = SCHEME.exec(authorization);
+    if (!match) return undefined;
+    const presented = createHash('sha256').update(match[1], 'utf8').digest();
+    let found: string | undefined;
+    for (const { environment, digest } of this.digests) {
+      if (timingSafeEqual(presented, digest) && found === undefined) found = environment;
+    }
+    return found;
+  }
+
+  /** Parses `API_KEYS`: `environment:key` pairs separated by commas. */
+  static fromApiKeysVariable(text: string): KeyRing {
+    const keys = text
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== '')
+      .map((entry, i) => {
+        const colon = entry.indexOf(':');
+        const environment = colon < 0 ? '' : entry.slice(0, colon).trim();
+        const key = colon < 0 ? '' : entry.slice(colon + 1).trim();
+        if (!isEnvironmentName(environment) || key === '') {
+          // The entry itself is not echoed: it may hold a key.
+          throw new ConfigError(
+            `API_KEYS entry ${i + 1} must look like environment:key, with an environment of letters, digits and _`,
+          );
+        }
+        return { environment, sha256: hashKey(key) };
+      });
+    if (keys.length === 0) throw new ConfigError('API_KEYS is set but holds no environment:key entry');
+    return new KeyRing(keys);
+  }
+
+  /**
+   * The key file under the data directory; on the very first start it is
+   * created with one development key, which is returned so it can be shown
+   * once.
+   */
+  static fromDataDir(dataDir: string): { ring: KeyRing; createdKey?: string } {
+    const file = join(dataDir, KEY_FILE);
+    if (existsSync(file)) {
+      const parsed = JSON.parse(readFileSync(file, 'utf8')) as { keys?: StoredKey[] };
+      const keys = (parsed.keys ?? []).filter((k) => isEnvironmentName(k.environment) && /^[0-9a-f]{64}$/.test(k.sha256));
+      return { ring: new KeyRing(keys) };
+    }
+    const key = generateKey();
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, JSON.stringify({ keys: [{ environment: 'development', sha256: hashKey(key) }] }, null, 2) + '\n', {
+      mode: 0o600,
+      flag: 'wx',
+    });
+    return { ring: new KeyRing([{ environment: 'development', sha256: hashKey(key) }]), createdKey: key };
+  }
+}

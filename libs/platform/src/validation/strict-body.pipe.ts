@@ -1,0 +1,50 @@
+import { ArgumentMetadata, BadRequestException, Injectable, PipeTransform } from '@nestjs/common';
+import { ValidationError, ValidatorOptions, validateSync } from 'class-validator';
+import { isPlainObject, toInstance } from './nested';
+
+const OPTIONS: ValidatorOptions = {
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  forbidUnknownValues: true,
+  validationError: { target: false, value: false },
+};
+
+/**
+ * Validates a JSON body against its DTO's class-validator decorators, the
+ * single source of the rules. Unlike Nest's stock ValidationPipe it skips
+ * class-transformer and the promise-based validator: the DTO is built
+ * directly from the parsed JSON and checked synchronously, which is most of
+ * the cost of a request saved. Errors keep Nest's shape:
+ * `{"statusCode":400,"error":"Bad Request","message":[...]}`.
+ */
+@Injectable()
+export class StrictBodyPipe implements PipeTransform {
+  transform(value: unknown, metadata: ArgumentMetadata): unknown {
+    const type = metadata.metatype;
+    if (metadata.type !== 'body' || !type || type === Object) return value;
+    if (!isPlainObject(value)) {
+      throw new BadRequestException(['request body must be a JSON object']);
+    }
+    const instance = toInstance(type as new () => object, value);
+    const errors = validateSync(instance, OPTIONS);
+    if (errors.length > 0) throw new BadRequestException(messages(errors));
+    return instance;
+  }
+}
+
+/**
+ * Flattens errors the way Nest's ValidationPipe does: nested messages are
+ * prefixed with their path (`events.0.event must be a string`). A custom
+ * constraint may report several problems at once, one per line.
+ */
+export function messages(errors: readonly ValidationError[], parentPath = ''): string[] {
+  const out: string[] = [];
+  for (const error of errors) {
+    const path = parentPath ? `${parentPath}.${error.property}` : error.property;
+    for (const message of Object.values(error.constraints ?? {})) {
+      for (const line of message.split('\n')) out.push(parentPath ? `${parentPath}.${line}` : line);
+    }
+    if (error.children?.length) out.push(...messages(error.children, path));
+  }
+  return out;
+}

@@ -1,0 +1,14 @@
+import { Command } from '@nestjs/cqrs';
+import { AppendResult } from '@visitorbase/event-store';
+import { UpsertUserDto } from './upsert-user.dto';
+
+export class UpsertUserCommand extends Command<AppendResult> {
+  constructor(
+    readonly environment: string,
+    readonly body: UpsertUserDto,
+    /** Milliseconds at which the request was received. */
+    readonly receivedAt: number,
+  ) {
+    super();
+  }
+}

@@ -1,0 +1,41 @@
+import { randomUUID } from 'node:crypto';
+import { Inject } from '@nestjs/common';
+import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import { AppendResult, EVENT_STORE, EventStore, NewEvent } from '@visitorbase/event-store';
+import { EVENT_TRACKED, EventTrackedData, USER_UPSERTED, UserUpsertedData } from '../../domain/events';
+import { visitorStream } from '../../domain/visitor-stream';
+import { UpsertUserCommand } from './upsert-user.command';
+
+/** Turns a validated upsert into events for the visitor's stream. Pure. */
+export function upsertEvents(command: UpsertUserCommand, newId: () => string = randomUUID): NewEvent[] {
+  const { userId, attributes, emailAddress, events } = command.body;
+  const upserted: UserUpsertedData = {
+    userId,
+    receivedAt: command.receivedAt,
+    attributes: attributes ?? {},
+    ...(emailAddress != null ? { emailAddress } : {}),
+  };
+  const metadata = { environment: command.environment };
+  return [
+    { id: newId(), type: USER_UPSERTED, data: upserted, metadata },
+    ...(events ?? []).map((item): NewEvent => {
+      const data: EventTrackedData = { userId, event: item.event, timestamp: item.timestamp ?? command.receivedAt };
+      return { id: newId(), type: EVENT_TRACKED, data, metadata };
+    }),
+  ];
+}
+
+/**
+ * Appends one UserUpserted and one EventTracked per tracked event, atomically,
+ * and resolves once they are durable. Any upsert is valid whatever the
+ * visitor's state, so no revision is expected.
+ */
+@CommandHandler(UpsertUserCommand)
+export class UpsertUserHandler implements ICommandHandler<UpsertUserCommand, AppendResult> {
+  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+
+  execute(command: UpsertUserCommand): Promise<AppendResult> {
+    const stream = visitorStream({ environment: command.environment, userId: command.body.userId });
+    return this.store.append(stream, upsertEvents(command), 'any');
+  }
+}

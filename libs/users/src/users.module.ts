@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { CqrsModule } from '@nestjs/cqrs';
+import { UpsertUserController } from './commands/upsert-user/upsert-user.controller';
+import { UpsertUserHandler } from './commands/upsert-user/upsert-user.handler';
+import { Projector } from './projection/projector';
+import { GetUserController } from './queries/get-user/get-user.controller';
+import { GetUserHandler } from './queries/get-user/get-user.handler';
+
+/** The v2 Users API. Expects EVENT_STORE and READ_MODEL to be provided globally. */
+@Module({
+  imports: [CqrsModule.forRoot()],
+  controllers: [UpsertUserController, GetUserController],
+  providers: [UpsertUserHandler, GetUserHandler, Projector],
+  exports: [Projector],
+})
+export class UsersModule {}
