@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import { position } from '@visitorbase/event-store';
+import { ReadModel } from '@visitorbase/read-model';
+import { EVENT_TRACKED, Profile, USER_UPSERTED, VisitorFact, evolve, toView } from '@visitorbase/users/domain';
+
+/**
+ * What every ReadModel adapter must do: fold facts exactly as the pure
+ * `evolve` does, idempotently, and keep the checkpoint with the documents.
+ * `open` must give a read model with no checkpoint yet.
+ */
+export function readModelContract(open: () => Promise<ReadModel>): void {
+  let readModel: ReadModel;
+  let env: string;
+  let nextPosition = 1n;
+
+  beforeAll(async () => {
+    readModel = await open();
+  });
+  afterAll(async () => {
+    await readModel?.close();
+  });
+  beforeEach(() => {
+    env = `env_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+  });
+
+  const upserted = (userId: string, revision: number, attributes: Record<string, string | number | boolean>, receivedAt: number, emailAddress?: string): VisitorFact => ({
+    environment: env,
+    userId,
+    revision,
+    type: USER_UPSERTED,
+    data: { userId, receivedAt, attributes, ...(emailAddress ? { emailAddress } : {}) },
+  });
+  const tracked = (userId: string, revision: number, event: string, timestamp: number): VisitorFact => ({
+    environment: env,
+    userId,
+    revision,
+    type: EVENT_TRACKED,
+    data: { userId, event, timestamp },
+  });
+  const expected = (facts: VisitorFact[]): string => {
+    let profile: Profile | undefined;
+    for (const fact of facts) profile = evolve(profile, fact);
+    return JSON.stringify(toView(profile!));
+  };
+  const checkpoint = () => position(nextPosition++);
+
+  it('starts with no checkpoint and no profiles', async () => {
+    expect(await readModel.getCheckpoint()).toBeUndefined();
+    expect(await readModel.findProfileJson(env, 'nobody')).toBeUndefined();
+  });
+
+  it('folds facts into the same profile the pure fold gives, and stores the checkpoint', async () => {
+    const facts = [
+      upserted('u1', 0, { plan: 'free', n: 1 }, 1_000),
+      tracked('u1', 1, 'Clicked Signup', 5_000),
+      tracked('u1', 2, 'Clicked Signup', 2_000),
+      tracked('u1', 3, 'Opened', 2_000),
+      upserted('u1', 4, { plan: 'enterprise', completed_flow: false }, 9_000, 'a@example.com'),
+      tracked('u1', 5, 'Clicked Signup', 7_000),
+    ];
+    await readModel.apply(facts.slice(0, 3), checkpoint());
+    const last = checkpoint();
+    await readModel.apply(facts.slice(3), last);
+    expect(await readModel.findProfileJson(env, 'u1')).toBe(expected(facts));
+    expect(await readModel.getCheckpoint()).toEqual(last);
+  });
+
+  it('ignores redelivered facts, so counts never double', async () => {
+    const facts = [upserted('u2', 0, {}, 1), tracked('u2', 1, 'E', 10), tracked('u2', 2, 'E', 20)];
+    await readModel.apply(facts, checkpoint());
+    await readModel.apply(facts, checkpoint());
+    await readModel.apply(facts.slice(1), checkpoint());
+    expect(JSON.parse((await readModel.findProfileJson(env, 'u2'))!).events).toEqual([
+      { event: 'E', count: 2, createdAt: 10, updatedAt: 20 },
+    ]);
+  });
+
+  it('keeps visitors and environments apart', async () => {
+    const other = `${env}_other`;
+    await readModel.apply([upserted('same', 0, { who: 'mine' }, 1)], checkpoint());
+    await readModel.apply([{ ...upserted('same', 0, { who: 'theirs' }, 2), environment: other }], checkpoint());
+    expect(JSON.parse((await readModel.findProfileJson(env, 'same'))!).attributes).toEqual({ who: 'mine' });
+    expect(JSON.parse((await readModel.findProfileJson(other, 'same'))!).attributes).toEqual({ who: 'theirs' });
+    expect(await readModel.findProfileJson(env, 'Same')).toBeUndefined();
+  });
+
+  it('stores names with dots, dollars and prototype words intact', async () => {
+    const attributes = JSON.parse('{"a.b":1,"$set":"x","__proto__":"p","constructor":true,"toString":"t","":"e"}');
+    delete attributes[''];
+    const facts = [
+      upserted('odd', 0, attributes, 1),
+      tracked('odd', 1, '__proto__', 3),
+      tracked('odd', 2, 'a.b$c', 2),
+      tracked('odd', 3, 'constructor', 4),
+    ];
+    await readModel.apply(facts, checkpoint());
+    const json = (await readModel.findProfileJson(env, 'odd'))!;
+    expect(json).toBe(expected(facts));
+    expect(Object.keys(JSON.parse(json).attributes)).toEqual(['a.b', '$set', '__proto__', 'constructor', 'toString']);
+    expect(JSON.parse(json).events.map((e: { event: string }) => e.event)).toEqual(['a.b$c', '__proto__', 'constructor']);
+  });
+
+  it('keeps userIds with any characters apart', async () => {
+    const ids = ['a/b', 'a b', '100%', '#x', 'ü🙂', 'a-b', 'A'];
+    await readModel.apply(ids.map((id, i) => upserted(id, 0, { i }, i)), checkpoint());
+    for (const [i, id] of ids.entries()) {
+      expect(JSON.parse((await readModel.findProfileJson(env, id))!).attributes).toEqual({ i });
+    }
+  });
+
+  it('records the checkpoint even when a page holds no visitor fact', async () => {
+    const at = checkpoint();
+    await readModel.apply([], at);
+    expect(await readModel.getCheckpoint()).toEqual(at);
+  });
+
+  it('applies many visitors in one page', async () => {
+    const facts: VisitorFact[] = [];
+    for (let v = 0; v < 300; v++) {
+      facts.push(upserted(`v${v}`, 0, { v }, v));
+      for (let r = 1; r <= 3; r++) facts.push(tracked(`v${v}`, r, `e${r % 2}`, r * 10));
+    }
+    await readModel.apply(facts, checkpoint());
+    const profile = JSON.parse((await readModel.findProfileJson(env, 'v299'))!);
+    expect(profile.events).toEqual([
+      { event: 'e1', count: 2, createdAt: 10, updatedAt: 30 },
+      { event: 'e0', count: 1, createdAt: 20, updatedAt: 20 },
+    ]);
+  });
+}
