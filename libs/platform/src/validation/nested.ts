@@ -26,19 +26,30 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Makes an instance of `type` holding exactly the own properties of `plain`,
- * as data properties: a `__proto__` key stays a key (and is then rejected as
- * unknown), it never becomes a prototype.
+ * Makes an instance of `type` holding the own properties of `plain` as data
+ * properties. A key that would shadow something every object inherits
+ * (`__proto__`, `constructor`, `toString`...) is never a DTO property: it is
+ * left out and reported in `problems` as an unknown property (it would
+ * otherwise hide the class from class-validator, or become a prototype).
  */
-export function toInstance<T extends object>(type: Constructor<T>, plain: Record<string, unknown>): T {
+export function toInstance<T extends object>(
+  type: Constructor<T>,
+  plain: Record<string, unknown>,
+  problems: string[],
+  path = '',
+): T {
   const instance = new type();
   const nested: Map<string | symbol, () => Constructor> | undefined = Reflect.getMetadata(NESTED, instance);
   for (const key of Object.keys(plain)) {
+    if (key in instance && !Object.prototype.hasOwnProperty.call(instance, key)) {
+      problems.push(`${path}property ${key} should not exist`);
+      continue;
+    }
     let value = plain[key];
     const itemType = nested?.get(key);
     if (itemType && Array.isArray(value)) {
       const cls = itemType();
-      value = value.map((item) => (isPlainObject(item) ? toInstance(cls, item) : item));
+      value = value.map((item, i) => (isPlainObject(item) ? toInstance(cls, item, problems, `${path}${key}.${i}.`) : item));
     }
     Object.defineProperty(instance, key, { value, enumerable: true, writable: true, configurable: true });
   }

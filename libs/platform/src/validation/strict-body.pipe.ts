@@ -25,9 +25,10 @@ export class StrictBodyPipe implements PipeTransform {
     if (!isPlainObject(value)) {
       throw new BadRequestException(['request body must be a JSON object']);
     }
-    const instance = toInstance(type as new () => object, value);
-    const errors = validateSync(instance, OPTIONS);
-    if (errors.length > 0) throw new BadRequestException(messages(errors));
+    const problems: string[] = [];
+    const instance = toInstance(type as new () => object, value, problems);
+    problems.push(...messages(validateSync(instance, OPTIONS)));
+    if (problems.length > 0) throw new BadRequestException(problems);
     return instance;
   }
 }

@@ -1,0 +1,144 @@
+import { BadRequestException } from '@nestjs/common';
+import { StrictBodyPipe } from '@visitorbase/platform/validation/strict-body.pipe';
+import { UpsertUserDto } from './upsert-user.dto';
+
+const pipe = new StrictBodyPipe();
+
+function validate(body: unknown): { ok: true; value: UpsertUserDto } | { ok: false; messages: string[] } {
+  try {
+    return { ok: true, value: pipe.transform(body, { type: 'body', metatype: UpsertUserDto }) as UpsertUserDto };
+  } catch (error) {
+    if (!(error instanceof BadRequestException)) throw error;
+    return { ok: false, messages: (error.getResponse() as { message: string[] }).message };
+  }
+}
+function rejected(body: unknown): string[] {
+  const result = validate(body);
+  if (result.ok) throw new Error(`accepted ${JSON.stringify(body)}`);
+  return result.messages;
+}
+
+describe('POST /v2/users body rules', () => {
+  it('accepts the smallest body and a full one', () => {
+    expect(validate({ userId: 'u' }).ok).toBe(true);
+    const full = {
+      userId: 'a926111b-fa62-49f7-8666-2c94ca8b18fc',
+      events: [{ event: 'Clicked Signup', timestamp: 1612739790947 }, { event: 'Opened' }],
+      attributes: { plan: 'enterprise', completed_flow: false, seats: -3, 'a.b': 'x', $c: '' },
+      emailAddress: 'someone@example.com',
+    };
+    const result = validate(full);
+    expect(result).toEqual({ ok: true, value: expect.objectContaining(full) });
+  });
+
+  it('treats null optional fields as absent', () => {
+    expect(validate({ userId: 'u', events: null, attributes: null, emailAddress: null }).ok).toBe(true);
+    expect(validate({ userId: 'u', events: [{ event: 'e', timestamp: null }] }).ok).toBe(true);
+  });
+
+  it('requires userId to be a non-empty string of at most 512 characters', () => {
+    expect(rejected({})).toEqual(expect.arrayContaining(['userId must be a string']));
+    expect(rejected({ userId: '' })).toContain('userId should not be empty');
+    expect(rejected({ userId: 42 })).toContain('userId must be a string');
+    expect(rejected({ userId: 'x'.repeat(513) })).toContain('userId must be shorter than or equal to 512 characters');
+    expect(validate({ userId: 'x'.repeat(512) }).ok).toBe(true);
+    expect(validate({ userId: '🙂'.repeat(512) }).ok).toBe(true);
+  });
+
+  it('rejects text that storage could not give back: lone surrogates and NUL', () => {
+    expect(rejected({ userId: 'a\ud800' })).toContain('userId must be well-formed Unicode text without NUL characters');
+    expect(rejected({ userId: 'a\u0000b' })).toContain('userId must be well-formed Unicode text without NUL characters');
+    expect(rejected({ userId: 'u', events: [{ event: '\udc00' }] })).toContain(
+      'events.0.event must be well-formed Unicode text without NUL characters',
+    );
+  });
+
+  it('checks every event and names each offending one by its index', () => {
+    const messages = rejected({
+      userId: 'u',
+      events: [{ event: 'ok' }, { event: '' }, { event: 'x'.repeat(256) }, { timestamp: 1 }, { event: 'e', timestamp: 1.5 }, { event: 'e', timestamp: -1 }, 'junk', { event: 'e', extra: 1 }],
+    });
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        'events.1.event should not be empty',
+        'events.2.event must be shorter than or equal to 255 characters',
+        'events.3.event must be a string',
+        'events.4.timestamp must be an integer number',
+        'events.5.timestamp must not be less than 0',
+        'events.7.property extra should not exist',
+      ]),
+    );
+    expect(messages.some((m) => m.includes('must be an object'))).toBe(true);
+    expect(messages.some((m) => m.startsWith('events.0'))).toBe(false);
+  });
+
+  it('takes at most 1000 events', () => {
+    const events = Array.from({ length: 1001 }, () => ({ event: 'e' }));
+    expect(rejected({ userId: 'u', events })).toContain('events must contain no more than 1000 elements');
+    expect(validate({ userId: 'u', events: events.slice(1) }).ok).toBe(true);
+    expect(rejected({ userId: 'u', events: { event: 'e' } })).toContain('events must be an array');
+  });
+
+  it('rejects timestamps a Date cannot hold', () => {
+    expect(rejected({ userId: 'u', events: [{ event: 'e', timestamp: 1e300 }] })).toContain(
+      'events.0.timestamp must not be greater than 8640000000000000',
+    );
+    expect(rejected({ userId: 'u', events: [{ event: 'e', timestamp: '1612739790947' }] })).toContain(
+      'events.0.timestamp must be an integer number',
+    );
+  });
+
+  it('takes attribute values that are strings, integers or booleans, and names every other', () => {
+    const messages = rejected({
+      userId: 'u',
+      attributes: { ok: 'x', f: 1.5, n: null, a: [1], o: { x: 1 }, big: 2 ** 60, 'a.b': NaN },
+    });
+    expect(messages).toEqual([
+      'attributes.f must be a string, an integer or a boolean',
+      'attributes.n must be a string, an integer or a boolean',
+      'attributes.a must be a string, an integer or a boolean',
+      'attributes.o must be a string, an integer or a boolean',
+      'attributes.big must be a string, an integer or a boolean',
+      'attributes["a.b"] must be a string, an integer or a boolean',
+    ]);
+  });
+
+  it('limits attribute names, values and count', () => {
+    expect(rejected({ userId: 'u', attributes: { '': 'x' } })).toEqual(['attributes must not have an empty attribute name']);
+    expect(rejected({ userId: 'u', attributes: { ['n'.repeat(256)]: 'x' } })[0]).toMatch(/is longer than 255 characters/);
+    expect(validate({ userId: 'u', attributes: { ['n'.repeat(255)]: 'v'.repeat(4096) } }).ok).toBe(true);
+    expect(rejected({ userId: 'u', attributes: { s: 'v'.repeat(4097) } })[0]).toMatch(/^attributes\.s must be at most 4096 characters/);
+    const many = Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`k${i}`, i]));
+    expect(rejected({ userId: 'u', attributes: many })).toEqual(['attributes must have at most 1000 entries, got 1001']);
+    expect(rejected({ userId: 'u', attributes: [1] })).toEqual(['attributes must be an object of attribute names to values']);
+    expect(rejected({ userId: 'u', attributes: 'plan' })).toEqual(['attributes must be an object of attribute names to values']);
+  });
+
+  it('accepts attribute names with any characters, __proto__ included, as data', () => {
+    const attributes = JSON.parse('{"__proto__":"p","constructor":"c","a.b":1,"$set":true,"ü 🙂":"x"}');
+    const result = validate({ userId: 'u', attributes });
+    expect(result.ok).toBe(true);
+    expect(Object.keys((result as { value: UpsertUserDto }).value.attributes!)).toEqual(['__proto__', 'constructor', 'a.b', '$set', 'ü 🙂']);
+    expect(({} as Record<string, unknown>).p).toBeUndefined();
+  });
+
+  it('requires a valid email address', () => {
+    expect(rejected({ userId: 'u', emailAddress: 'nope' })).toContain('emailAddress must be an email');
+    expect(rejected({ userId: 'u', emailAddress: 5 })).toContain('emailAddress must be a string');
+  });
+
+  it('rejects unknown top-level fields, __proto__ included, without touching any prototype', () => {
+    expect(rejected({ userId: 'u', userID: 'x' })).toEqual(['property userID should not exist']);
+    const hostile = JSON.parse('{"userId":"u","__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}');
+    const messages = rejected(hostile);
+    expect(messages).toEqual(expect.arrayContaining(['property __proto__ should not exist', 'property constructor should not exist']));
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect((UpsertUserDto.prototype as unknown as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('rejects a body that is not a JSON object', () => {
+    for (const body of [undefined, null, [], 'text', 3, true]) {
+      expect(rejected(body)).toEqual(['request body must be a JSON object']);
+    }
+  });
+});
