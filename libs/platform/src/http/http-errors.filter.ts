@@ -1,25 +1,26 @@
-import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger } from '@nestjs/common';
-import { BaseExceptionFilter } from '@nestjs/core';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { EventStoreUnavailableError } from '@visitorbase/event-store';
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 /**
  * Every error answer has Nest's `{statusCode, error, message}` shape, also
- * those raised by Fastify itself (415, 413, malformed JSON), and a store that
- * cannot be reached is a 503 the client may retry, never a 500.
+ * those raised by Fastify itself (415, 413, malformed JSON); a store that
+ * cannot be reached is a 503 the client may retry; anything else is a 500
+ * that tells the client nothing internal and is logged.
  */
 @Catch()
-export class HttpErrorsFilter extends BaseExceptionFilter {
+export class HttpErrorsFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
 
-  override catch(exception: unknown, host: ArgumentsHost): void {
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
     if (exception instanceof EventStoreUnavailableError) {
       this.logger.error(`event store unavailable: ${exception.message}`);
-      const reply = host.switchToHttp().getResponse();
-      reply
-        .code(HttpStatus.SERVICE_UNAVAILABLE)
-        .header('retry-after', '1')
-        .send({ statusCode: 503, error: 'Service Unavailable', message: 'The event store is unavailable; retry later' });
+      reply.header('retry-after', '1');
+      send(reply, HttpStatus.SERVICE_UNAVAILABLE, 'The event store is unavailable; retry later');
       return;
     }
     if (exception instanceof HttpException) {
@@ -31,10 +32,18 @@ export class HttpErrorsFilter extends BaseExceptionFilter {
           : status === HttpStatus.UNSUPPORTED_MEDIA_TYPE
             ? 'Unsupported Media Type: send the body as JSON, with the header "Content-Type: application/json"'
             : exception.message;
-      const reply = host.switchToHttp().getResponse();
-      reply.code(status).send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message });
+      send(reply, status, message);
       return;
     }
-    super.catch(exception, host);
+    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    send(reply, HttpStatus.INTERNAL_SERVER_ERROR, 'Internal server error');
   }
+}
+
+function send(reply: FastifyReply, status: number, message: unknown): void {
+  // The route may already have set another content type (POST answers text/plain).
+  void reply
+    .code(status)
+    .type(JSON_TYPE)
+    .send(JSON.stringify({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message }));
 }

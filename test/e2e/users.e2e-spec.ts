@@ -1,0 +1,199 @@
+import request from 'supertest';
+import { EVENT_STORE, EventStore } from '@visitorbase/event-store';
+import { DEV_KEY, PROD_KEY, RunningApp, startApp, tempDataDir } from './support';
+
+const auth = (key: string) => ({ Authorization: `API-Key ${key}` });
+const dev = auth(DEV_KEY);
+const prod = auth(PROD_KEY);
+
+describe('v2 Users API over HTTP', () => {
+  const data = tempDataDir();
+  let running: RunningApp;
+  let http: ReturnType<typeof request>;
+
+  beforeAll(async () => {
+    running = await startApp(data.dir);
+    http = request(running.url);
+  });
+  afterAll(async () => {
+    await running?.close();
+    data.remove();
+  });
+
+  const post = (body: unknown, headers: Record<string, string> = dev) =>
+    http.post('/v2/users').set(headers).set('Content-Type', 'application/json').send(JSON.stringify(body));
+  const get = (userId: string, headers: Record<string, string> = dev) =>
+    http.get(`/v2/users/${encodeURIComponent(userId)}`).set(headers);
+  const head = () => running.app.get<EventStore>(EVENT_STORE).headPosition();
+
+  describe('the seed examples', () => {
+    it('POST answers 202 with the plain body Accepted', async () => {
+      const res = await post({
+        userId: 'a926111b-fa62-49f7-8666-2c94ca8b18fc',
+        attributes: { plan: 'enterprise', completed_flow: false },
+        events: [{ event: 'Clicked Signup', timestamp: 1612739790947 }],
+      });
+      expect(res.status).toBe(202);
+      expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
+      expect(res.text).toBe('Accepted');
+    });
+
+    it('GET answers the aggregated profile in the seed shape', async () => {
+      const before = Date.now();
+      await post({
+        userId: 'seed-2',
+        attributes: { plan: 'enterprise', completed_flow: false },
+        events: [{ event: 'Clicked Signup', timestamp: 1612739790947 }],
+      }).expect(202);
+      await running.caughtUp();
+      const res = await get('seed-2').expect(200);
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      const body = JSON.parse(res.text);
+      expect(Object.keys(body)).toEqual(['id', 'createdAt', 'attributes', 'events']);
+      expect(body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      expect(body.createdAt).toBeGreaterThanOrEqual(before);
+      expect(body.createdAt).toBeLessThanOrEqual(Date.now());
+      expect(body.attributes).toEqual({ plan: 'enterprise', completed_flow: false });
+      expect(body.events).toEqual([{ event: 'Clicked Signup', count: 1, createdAt: 1612739790947, updatedAt: 1612739790947 }]);
+    });
+
+    it('GET of an unknown visitor answers 404 with the plain body Not Found', async () => {
+      const res = await get('nobody-at-all').expect(404);
+      expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
+      expect(res.text).toBe('Not Found');
+    });
+  });
+
+  it('aggregates several POSTs: counts, first and last timestamps, latest attributes, email', async () => {
+    await post({ userId: 'agg', attributes: { plan: 'free', seats: 1 }, events: [{ event: 'Viewed', timestamp: 5000 }] }).expect(202);
+    await post({ userId: 'agg', attributes: { plan: 'pro' }, events: [{ event: 'Viewed', timestamp: 1000 }, { event: 'Paid', timestamp: 3000 }] }).expect(202);
+    await post({ userId: 'agg', emailAddress: 'agg@example.com', events: [{ event: 'Viewed', timestamp: 9000 }, { event: 'Paid', timestamp: 2000 }] }).expect(202);
+    await running.caughtUp();
+    const body = (await get('agg').expect(200)).body;
+    expect(body.attributes).toEqual({ plan: 'pro', seats: 1 });
+    expect(body.emailAddress).toBe('agg@example.com');
+    expect(body.events).toEqual([
+      { event: 'Viewed', count: 3, createdAt: 1000, updatedAt: 9000 },
+      { event: 'Paid', count: 2, createdAt: 2000, updatedAt: 3000 },
+    ]);
+  });
+
+  it('defaults an event timestamp to when the request was received', async () => {
+    const before = Date.now();
+    await post({ userId: 'no-ts', events: [{ event: 'Opened' }] }).expect(202);
+    const after = Date.now();
+    await running.caughtUp();
+    const [event] = (await get('no-ts').expect(200)).body.events;
+    expect(event.createdAt).toBeGreaterThanOrEqual(before);
+    expect(event.createdAt).toBeLessThanOrEqual(after);
+  });
+
+  it('counts every one of many concurrent POSTs for the same visitor', async () => {
+    const responses = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => post({ userId: 'busy', events: [{ event: 'Tick', timestamp: i }] })),
+    );
+    expect(responses.map((r) => r.status)).toEqual(responses.map(() => 202));
+    await running.caughtUp();
+    expect((await get('busy').expect(200)).body.events).toEqual([{ event: 'Tick', count: 200, createdAt: 0, updatedAt: 199 }]);
+  });
+
+  it('keeps environments apart: a visitor of one key is invisible to another', async () => {
+    await post({ userId: 'shared-id', attributes: { env: 'development' } }, dev).expect(202);
+    await post({ userId: 'dev-only' }, dev).expect(202);
+    await post({ userId: 'shared-id', attributes: { env: 'production' } }, prod).expect(202);
+    await running.caughtUp();
+    await get('dev-only', prod).expect(404);
+    const inDev = (await get('shared-id', dev).expect(200)).body;
+    const inProd = (await get('shared-id', prod).expect(200)).body;
+    expect(inDev.attributes).toEqual({ env: 'development' });
+    expect(inProd.attributes).toEqual({ env: 'production' });
+    expect(inDev.id).not.toBe(inProd.id);
+  });
+
+  it('round-trips odd userIds and attribute names with . and $', async () => {
+    const ids = ['a/b', 'with space', '100%', '#hash', 'q?x=1&y', 'ü🙂中文', 'a-b-c', '..', '../../etc/passwd', '%2F', 'x'.repeat(200) + '🙂'.repeat(150)];
+    const attributes = { 'a.b': 1, $set: 'dollar', 'x.$y': true, plain: 'p' };
+    for (const userId of ids) await post({ userId, attributes: { ...attributes, userId } }).expect(202);
+    await running.caughtUp();
+    for (const userId of ids) {
+      const body = (await get(userId).expect(200)).body;
+      expect(body.attributes).toEqual({ ...attributes, userId });
+      expect(Object.keys(body.attributes)).toEqual(['a.b', '$set', 'x.$y', 'plain', 'userId']);
+    }
+    await get('a').expect(404);
+  });
+
+  it('gives the same id for the same visitor every time', async () => {
+    await post({ userId: 'stable' }).expect(202);
+    await running.caughtUp();
+    const first = (await get('stable')).body.id;
+    await post({ userId: 'stable', attributes: { more: true } }).expect(202);
+    await running.caughtUp();
+    expect((await get('stable')).body.id).toBe(first);
+  });
+
+  describe('rejections change nothing', () => {
+    let before: Awaited<ReturnType<typeof head>>;
+    beforeEach(async () => {
+      before = await head();
+    });
+    afterEach(async () => {
+      expect(await head()).toEqual(before);
+    });
+
+    it('400 names every offending field in Nest shape', async () => {
+      const res = await post({ userId: '', events: [{ event: 'ok' }, { event: 5, timestamp: -1 }], attributes: { f: 1.5 }, emailAddress: 'x', extra: 1 }).expect(400);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(Object.keys(res.body)).toEqual(['statusCode', 'error', 'message']);
+      expect(res.body.statusCode).toBe(400);
+      expect(res.body.error).toBe('Bad Request');
+      expect(res.body.message).toEqual(
+        expect.arrayContaining([
+          'property extra should not exist',
+          'userId should not be empty',
+          'events.1.event must be a string',
+          'events.1.timestamp must not be less than 0',
+          'attributes.f must be a string, an integer or a boolean',
+          'emailAddress must be an email',
+        ]),
+      );
+    });
+
+    it('400 for malformed JSON, an empty body and a body that is not an object', async () => {
+      for (const raw of ['{"userId":', '', '[]', '"u"', 'null']) {
+        const res = await http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send(raw);
+        expect(res.status).toBe(400);
+        expect(res.body.statusCode).toBe(400);
+        expect(res.body.error).toBe('Bad Request');
+      }
+    });
+
+    it('413 for a body over 1 MiB', async () => {
+      const res = await post({ userId: 'big', attributes: { a: 'x'.repeat(1024 * 1024) } });
+      expect(res.status).toBe(413);
+      expect(res.body).toEqual(expect.objectContaining({ statusCode: 413, error: 'Payload Too Large' }));
+    });
+
+    it('415 for a content type other than JSON', async () => {
+      for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml']) {
+        const res = await http.post('/v2/users').set(dev).set('Content-Type', type).send('userId=u');
+        expect(res.status).toBe(415);
+        expect(res.body).toEqual(expect.objectContaining({ statusCode: 415, error: 'Unsupported Media Type' }));
+      }
+    });
+
+    it('401 for a missing, unknown or malformed key, before the body is read', async () => {
+      for (const headers of [{}, { Authorization: 'API-Key wrong' }, { Authorization: `Bearer ${DEV_KEY}` }, { Authorization: DEV_KEY }]) {
+        const res = await http.post('/v2/users').set(headers).set('Content-Type', 'application/json').send('{not json');
+        expect(res.status).toBe(401);
+        expect(res.body).toEqual(expect.objectContaining({ statusCode: 401, error: 'Unauthorized' }));
+        expect(JSON.stringify(res.body)).not.toContain(DEV_KEY);
+        await http.get('/v2/users/agg').set(headers).expect(401);
+      }
+    });
+  });
+
+  it('accepts the scheme name in any case', async () => {
+    await http.get('/v2/users/agg').set('Authorization', `api-key ${DEV_KEY}`).expect(200);
+  });
+});
