@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NewEvent, SqliteEventStore } from '@visitorbase/event-store';
+import { SqliteReadModel } from '@visitorbase/read-model';
+import { EVENT_TRACKED, USER_UPSERTED } from '../domain/events';
+import { visitorStream } from '../domain/visitor-stream';
+import { RebuildProgress, rebuildReadModel } from './rebuild';
+
+const env = 'development';
+
+function request(userId: string, at: number, events: string[], attributes: Record<string, string | number | boolean>): NewEvent[] {
+  const metadata = { environment: env };
+  return [
+    { id: randomUUID(), type: USER_UPSERTED, data: { userId, receivedAt: at, attributes }, metadata },
+    ...events.map((event, i) => ({ id: randomUUID(), type: EVENT_TRACKED, data: { userId, event, timestamp: at + i }, metadata })),
+  ];
+}
+
+describe('rebuildReadModel', () => {
+  let dir: string;
+  let store: SqliteEventStore;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'visitorbase-rebuild-'));
+    store = new SqliteEventStore(join(dir, 'events.sqlite'));
+    const appends: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 60; i++) {
+      const userId = `user-${i % 7}`;
+      appends.push(store.append(visitorStream({ environment: env, userId }), request(userId, 1000 + i, [`e${i % 3}`, `e${i % 5}`], { n: i, odd: i % 2 === 1 }), 'any'));
+    }
+    // A stream the projection does not fold is read past, not applied.
+    appends.push(store.append('audit-log', [{ id: randomUUID(), type: 'Noted', data: {} }], 'any'));
+    await Promise.all(appends);
+  });
+
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function profiles(readModel: SqliteReadModel): Promise<Array<string | undefined>> {
+    return Promise.all(Array.from({ length: 7 }, (_, i) => readModel.findProfileJson(env, `user-${i}`)));
+  }
+
+  it('gives the same profiles and checkpoint whatever the page size', async () => {
+    const whole = new SqliteReadModel(join(dir, 'whole.sqlite'));
+    const paged = new SqliteReadModel(join(dir, 'paged.sqlite'));
+    const progress: RebuildProgress[] = [];
+    const a = await rebuildReadModel(store, whole);
+    const b = await rebuildReadModel(store, paged, { pageSize: 7, onProgress: (p) => progress.push(p) });
+
+    expect(a).toMatchObject({ events: 180, facts: 180 });
+    expect(a.position).toEqual(await whole.getCheckpoint());
+    expect(b.events).toBe(180);
+    expect(b.facts).toBe(180);
+    expect(progress.length).toBe(Math.ceil(180 / 7));
+    expect(progress[progress.length - 1].events).toBe(180);
+    expect(await profiles(paged)).toEqual(await profiles(whole));
+    expect((await profiles(whole)).every((body) => body !== undefined)).toBe(true);
+    expect(await paged.getCheckpoint()).toEqual(await whole.getCheckpoint());
+    expect(JSON.parse((await whole.findProfileJson(env, 'user-0'))!).attributes).toEqual({ n: 56, odd: false });
+    await whole.close();
+    await paged.close();
+  });
+
+  it('resumes from the checkpoint of a read model it already wrote to', async () => {
+    const once = new SqliteReadModel(join(dir, 'once.sqlite'));
+    await rebuildReadModel(store, once);
+    const resumed = new SqliteReadModel(join(dir, 'resumed.sqlite'));
+    const controller = new AbortController();
+    const first = await rebuildReadModel(store, resumed, {
+      pageSize: 50,
+      signal: controller.signal,
+      onProgress: () => controller.abort(),
+    });
+    expect(first.events).toBe(50);
+    const rest = await rebuildReadModel(store, resumed, { pageSize: 50 });
+    expect(rest.events).toBe(130);
+    expect(await profiles(resumed)).toEqual(await profiles(once));
+    await once.close();
+    await resumed.close();
+  });
+
+  it('applies nothing to a read model already at the head', async () => {
+    const readModel = new SqliteReadModel(join(dir, 'rm.sqlite'));
+    await rebuildReadModel(store, readModel);
+    expect(await rebuildReadModel(store, readModel)).toEqual({ events: 0, facts: 0, position: undefined });
+    await readModel.close();
+  });
+});
