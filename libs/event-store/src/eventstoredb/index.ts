@@ -1,0 +1,2 @@
+export * from './eventstoredb-event-store';
+export { isSystemStream } from './mapping';
