@@ -20,4 +20,12 @@ export interface ReadModel {
   close(): Promise<void>;
 }
 
+/** The read model could not be reached or failed; the caller may retry later. */
+export class ReadModelUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ReadModelUnavailableError';
+  }
+}
+
 export const READ_MODEL = Symbol('ReadModel');

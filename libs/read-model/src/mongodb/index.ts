@@ -1,0 +1,2 @@
+export * from './mongodb-read-model';
+export * from './visitor-document';
