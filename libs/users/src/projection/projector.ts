@@ -1,18 +1,23 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { EVENT_STORE, EventStore, Position, RecordedEvent } from '@visitorbase/event-store';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { EVENT_STORE, EventStore, Position, RecordedEvent, formatPosition } from '@visitorbase/event-store';
 import { READ_MODEL, ReadModel } from '@visitorbase/read-model';
 import { VISITOR_STREAM_PREFIX } from '../domain/visitor-stream';
 import { VisitorFact } from '../domain/events';
 import { toFact } from './to-fact';
 
-const INITIAL_BACKOFF_MS = 100;
-const MAX_BACKOFF_MS = 10_000;
+export interface ProjectorOptions {
+  /** Wait before the first resubscription after a failure; it doubles on each failure in a row. */
+  readonly initialBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+}
+
+export const PROJECTOR_OPTIONS = Symbol('ProjectorOptions');
 
 /**
  * Follows the visitor streams of the log from the read model's checkpoint and
  * folds each page of events into the read model together with the new
- * checkpoint. After any failure it resubscribes from the last checkpoint it
- * wrote, with exponential backoff.
+ * checkpoint. After any failure, or a subscription that ends on its own, it
+ * resubscribes from the last checkpoint it wrote, with exponential backoff.
  */
 @Injectable()
 export class Projector {
@@ -20,11 +25,17 @@ export class Projector {
   private abort?: AbortController;
   private loop?: Promise<void>;
   private lastApplied?: Position;
+  private readonly initialBackoffMs: number;
+  private readonly maxBackoffMs: number;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(READ_MODEL) private readonly readModel: ReadModel,
-  ) {}
+    @Optional() @Inject(PROJECTOR_OPTIONS) options: ProjectorOptions = {},
+  ) {
+    this.initialBackoffMs = options.initialBackoffMs ?? 100;
+    this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
+  }
 
   get running(): boolean {
     return this.loop !== undefined;
@@ -48,22 +59,29 @@ export class Projector {
   }
 
   private async run(signal: AbortSignal): Promise<void> {
-    let backoff = INITIAL_BACKOFF_MS;
+    let backoff = this.initialBackoffMs;
+    let resubscribing = false;
     while (!signal.aborted) {
+      let reason: string;
       try {
         const after = await this.readModel.getCheckpoint();
         this.lastApplied = after;
+        if (resubscribing) this.logger.log(`subscribing again from ${describe(after)}`);
         for await (const page of this.store.subscribeToAll({ after, streamPrefix: VISITOR_STREAM_PREFIX, signal })) {
           await this.applyPage(page);
-          backoff = INITIAL_BACKOFF_MS;
+          backoff = this.initialBackoffMs;
           if (signal.aborted) break;
         }
+        if (signal.aborted) break;
+        reason = 'the subscription ended';
       } catch (error) {
         if (signal.aborted) break;
-        this.logger.warn(`projection failed (${(error as Error).message}); resubscribing from the checkpoint in ${backoff} ms`);
-        await sleep(backoff, signal);
-        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        reason = `projection failed (${(error as Error).message})`;
       }
+      this.logger.warn(`${reason}; resubscribing from ${describe(this.lastApplied)} in ${backoff} ms`);
+      resubscribing = true;
+      await sleep(backoff, signal);
+      backoff = Math.min(backoff * 2, this.maxBackoffMs);
     }
   }
 
@@ -74,6 +92,10 @@ export class Projector {
     await this.readModel.apply(facts, checkpoint);
     this.lastApplied = checkpoint;
   }
+}
+
+function describe(at: Position | undefined): string {
+  return at === undefined ? 'the start of the log' : `the checkpoint ${formatPosition(at)}`;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
