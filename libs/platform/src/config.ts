@@ -9,7 +9,14 @@ export interface AppConfig {
   readonly apiKeys: string | undefined;
   /** Whether this process runs the projector beside the API. */
   readonly projectorEnabled: boolean;
+  /** Where events are kept; the embedded SQLite file when absent. */
+  readonly eventStore?: EventStoreBackend;
+  /** Where profiles and the checkpoint are kept; the embedded SQLite file when absent. */
+  readonly readModel?: ReadModelBackend;
 }
+
+export type EventStoreBackend = { readonly kind: 'sqlite' } | { readonly kind: 'eventstoredb'; readonly url: string };
+export type ReadModelBackend = { readonly kind: 'sqlite' } | { readonly kind: 'mongodb'; readonly url: string };
 
 export const APP_CONFIG = Symbol('AppConfig');
 
@@ -28,7 +35,60 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     host: env.HOST || '127.0.0.1',
     apiKeys: env.API_KEYS && env.API_KEYS.trim() !== '' ? env.API_KEYS : undefined,
     projectorEnabled: parseBoolean('PROJECTOR', env.PROJECTOR, true),
+    eventStore: parseEventStore(env),
+    readModel: parseReadModel(env),
   };
+}
+
+/**
+ * The URL without user name, password or secret query values, fit for logs
+ * and error messages. The user information ends at the last `@` before the
+ * path, since a password is not always percent-encoded.
+ */
+export function redactUrl(url: string): string {
+  return url
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1')
+    .replace(/([?&](?:[^=&#]*(?:password|secret|token)[^=&#]*|authMechanismProperties)=)[^&#]*/gi, '$1***');
+}
+
+function parseEventStore(env: NodeJS.ProcessEnv): EventStoreBackend {
+  const kind = choice('EVENT_STORE', env.EVENT_STORE, ['sqlite', 'eventstoredb']);
+  if (kind === 'sqlite') return { kind };
+  const url = requireUrl('EVENT_STORE=eventstoredb', 'EVENTSTORE_URL', env.EVENTSTORE_URL, {
+    scheme: /^esdb(\+discover)?:\/\//i,
+    example: 'esdb://localhost:2113?tls=false',
+  });
+  return { kind, url };
+}
+
+function parseReadModel(env: NodeJS.ProcessEnv): ReadModelBackend {
+  const kind = choice('READ_MODEL', env.READ_MODEL, ['sqlite', 'mongodb']);
+  if (kind === 'sqlite') return { kind };
+  const url = requireUrl('READ_MODEL=mongodb', 'MONGODB_URL', env.MONGODB_URL, {
+    scheme: /^mongodb(\+srv)?:\/\//i,
+    example: 'mongodb://localhost:27017/visitorbase',
+  });
+  return { kind, url };
+}
+
+function choice<T extends string>(name: string, text: string | undefined, allowed: readonly T[]): T {
+  const value = (text ?? '').trim().toLowerCase() || allowed[0];
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new ConfigError(`${name} must be ${allowed.join(' or ')}, got ${JSON.stringify(text)}`);
+}
+
+function requireUrl(
+  selection: string,
+  name: string,
+  text: string | undefined,
+  { scheme, example }: { scheme: RegExp; example: string },
+): string {
+  const url = (text ?? '').trim();
+  if (url === '') throw new ConfigError(`${selection} needs ${name}, e.g. ${name}=${example}`);
+  if (!scheme.test(url)) {
+    throw new ConfigError(`${name} must look like ${example}, got ${JSON.stringify(redactUrl(url))}`);
+  }
+  return url;
 }
 
 function parsePort(text: string | undefined): number {

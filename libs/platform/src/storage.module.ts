@@ -1,12 +1,22 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { EVENT_STORE, EventStore, SqliteEventStore } from '@visitorbase/event-store';
+import { EventStoreDbEventStore } from '@visitorbase/event-store/eventstoredb';
 import { READ_MODEL, ReadModel, SqliteReadModel } from '@visitorbase/read-model';
-import { AppConfig } from './config';
+import { MongoReadModel } from '@visitorbase/read-model/mongodb';
+import { AppConfig, redactUrl } from './config';
 
 export const EVENT_STORE_FILE = 'events.sqlite';
 export const READ_MODEL_FILE = 'read-model.sqlite';
+
+/** A configured backend could not be opened at start; the process cannot serve without it. */
+export class StorageStartError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageStartError';
+  }
+}
 
 /** Opens the stores the configuration selects and closes them last on shutdown. */
 @Global()
@@ -21,20 +31,8 @@ export class StorageModule implements OnApplicationShutdown {
     return {
       module: StorageModule,
       providers: [
-        {
-          provide: EVENT_STORE,
-          useFactory: () => {
-            mkdirSync(config.dataDir, { recursive: true });
-            return new SqliteEventStore(join(config.dataDir, EVENT_STORE_FILE));
-          },
-        },
-        {
-          provide: READ_MODEL,
-          useFactory: () => {
-            mkdirSync(config.dataDir, { recursive: true });
-            return new SqliteReadModel(join(config.dataDir, READ_MODEL_FILE));
-          },
-        },
+        { provide: EVENT_STORE, useFactory: () => openEventStore(config) },
+        { provide: READ_MODEL, useFactory: () => openReadModel(config) },
       ],
       exports: [EVENT_STORE, READ_MODEL],
     };
@@ -43,5 +41,44 @@ export class StorageModule implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.events.close();
     await this.readModel.close();
+  }
+}
+
+const logger = new Logger('Storage');
+
+async function openEventStore(config: AppConfig): Promise<EventStore> {
+  const backend = config.eventStore ?? { kind: 'sqlite' };
+  if (backend.kind === 'eventstoredb') {
+    const where = `EventStoreDB at ${redactUrl(backend.url)}`;
+    const store = await opening('event store', where, backend.url, () => EventStoreDbEventStore.connect(backend.url));
+    logger.log(`event store: ${where}`);
+    return store;
+  }
+  mkdirSync(config.dataDir, { recursive: true });
+  return new SqliteEventStore(join(config.dataDir, EVENT_STORE_FILE));
+}
+
+async function openReadModel(config: AppConfig): Promise<ReadModel> {
+  const backend = config.readModel ?? { kind: 'sqlite' };
+  if (backend.kind === 'mongodb') {
+    const where = `MongoDB at ${redactUrl(backend.url)}`;
+    const readModel = await opening('read model', where, backend.url, () => MongoReadModel.connect(backend.url));
+    logger.log(`read model: ${where}`);
+    return readModel;
+  }
+  mkdirSync(config.dataDir, { recursive: true });
+  return new SqliteReadModel(join(config.dataDir, READ_MODEL_FILE));
+}
+
+async function opening<T>(what: string, where: string, url: string, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (error) {
+    // Client messages may quote the whole URL, credentials included, over several lines.
+    const reason = String((error as Error)?.message ?? error)
+      .split('\n')[0]
+      .split(url)
+      .join(redactUrl(url));
+    throw new StorageStartError(`cannot open the ${what}, ${where}: ${reason}`, { cause: error });
   }
 }

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { FastifyReply } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { EventStoreUnavailableError } from '@visitorbase/event-store';
+import { ReadModelUnavailableError } from '@visitorbase/read-model';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -17,10 +18,11 @@ export class HttpErrorsFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
-    if (exception instanceof EventStoreUnavailableError) {
-      this.logger.error(`event store unavailable: ${exception.message}`);
+    const store = unavailableStore(exception);
+    if (store !== undefined) {
+      this.logger.error(`${store} unavailable: ${(exception as Error).message}`);
       reply.header('retry-after', '1');
-      send(reply, HttpStatus.SERVICE_UNAVAILABLE, 'The event store is unavailable; retry later');
+      send(reply, HttpStatus.SERVICE_UNAVAILABLE, `The ${store} is unavailable; retry later`);
       return;
     }
     if (exception instanceof HttpException) {
@@ -38,6 +40,12 @@ export class HttpErrorsFilter implements ExceptionFilter {
     this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     send(reply, HttpStatus.INTERNAL_SERVER_ERROR, 'Internal server error');
   }
+}
+
+function unavailableStore(exception: unknown): string | undefined {
+  if (exception instanceof EventStoreUnavailableError) return 'event store';
+  if (exception instanceof ReadModelUnavailableError) return 'read model';
+  return undefined;
 }
 
 function send(reply: FastifyReply, status: number, message: unknown): void {
