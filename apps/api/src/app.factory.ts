@@ -27,7 +27,6 @@ export async function createApp(config: AppConfig, options: { logger?: false } =
   const fastify = app.getHttpAdapter().getInstance();
   registerJsonOnly(fastify, LIMITS.bodyBytes);
   registerApiKeyAuth(fastify, ring);
-  app.enableShutdownHooks();
   await app.init();
   return { app, createdKey };
 }

@@ -8,7 +8,23 @@ async function main(): Promise<void> {
   const { app, createdKey } = await createApp(config);
   await app.listen(config.port, config.host);
   const logger = new Logger('visitorbase');
-  logger.log(`listening on ${await app.getUrl()} with data in ${config.dataDir}`);
+  // Close in order (stop listening, finish requests, flush appends, stop the
+  // projector, close the stores) and exit 0, rather than dying on the signal.
+  let closing = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      if (closing) return;
+      closing = true;
+      logger.log(`${signal} received, shutting down`);
+      app.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error(`shutdown failed: ${(error as Error)?.stack ?? String(error)}`);
+          process.exit(1);
+        },
+      );
+    });
+  }
   if (createdKey) {
     // Shown once: only its hash is kept, in api-keys.json under the data directory.
     process.stdout.write(
@@ -17,6 +33,7 @@ async function main(): Promise<void> {
         `Set API_KEYS="development:<key>,production:<key>" to choose your own keys.\n\n`,
     );
   }
+  logger.log(`listening on ${await app.getUrl()} with data in ${config.dataDir}`);
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,57 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KeyRing, hashKey } from './api-keys';
+import { ConfigError } from './config';
+
+describe('KeyRing', () => {
+  it('maps each key of API_KEYS to its environment', () => {
+    const ring = KeyRing.fromApiKeysVariable(' production:KEY1 , development:KEY2,');
+    expect(ring.authenticate('API-Key KEY1')).toBe('production');
+    expect(ring.authenticate('API-Key KEY2')).toBe('development');
+    expect(ring.authenticate('api-key KEY2')).toBe('development');
+    expect(ring.environments).toEqual(['production', 'development']);
+  });
+
+  it('keeps a colon inside a key', () => {
+    expect(KeyRing.fromApiKeysVariable('production:a:b').authenticate('API-Key a:b')).toBe('production');
+  });
+
+  it('refuses missing, unknown and malformed credentials', () => {
+    const ring = KeyRing.fromApiKeysVariable('production:KEY1');
+    for (const header of [undefined, '', 'KEY1', 'API-Key', 'API-Key ', 'Bearer KEY1', 'API-Key KEY2', 'API-Key KEY1 extra', 'API-Key key1']) {
+      expect(ring.authenticate(header)).toBeUndefined();
+    }
+  });
+
+  it('rejects a malformed API_KEYS without echoing what it holds', () => {
+    for (const bad of ['justakey', ':key', 'prod-env:key', 'production:', ',', 'bad env:key']) {
+      let error: unknown;
+      try {
+        KeyRing.fromApiKeysVariable(bad);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      if (bad.includes('key')) expect((error as Error).message).not.toContain('key:');
+    }
+  });
+
+  it('creates one development key on the first start, keeps only its hash, and reuses it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'visitorbase-keys-'));
+    try {
+      const first = KeyRing.fromDataDir(dir);
+      expect(first.createdKey).toMatch(/^vb_[A-Za-z0-9_-]{32}$/);
+      const file = readFileSync(join(dir, 'api-keys.json'), 'utf8');
+      expect(file).not.toContain(first.createdKey!);
+      expect(file).toContain(hashKey(first.createdKey!));
+      expect(statSync(join(dir, 'api-keys.json')).mode & 0o777).toBe(0o600);
+      const second = KeyRing.fromDataDir(dir);
+      expect(second.createdKey).toBeUndefined();
+      expect(second.ring.authenticate(`API-Key ${first.createdKey}`)).toBe('development');
+      expect(second.ring.authenticate('API-Key vb_other')).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
