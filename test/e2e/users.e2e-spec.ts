@@ -197,3 +197,68 @@ describe('v2 Users API over HTTP', () => {
     await http.get('/v2/users/agg').set('Authorization', `api-key ${DEV_KEY}`).expect(200);
   });
 });
+
+describe('read-your-writes with X-Consistency-Token', () => {
+  const data = tempDataDir();
+  let running: RunningApp;
+  afterAll(async () => {
+    await running?.close();
+    data.remove();
+  });
+
+  it('never answers 404 to a GET that sends the token of its own write', async () => {
+    running = await startApp(data.dir);
+    const http = request(running.url);
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 1000; i++) {
+      const userId = `ryw-${i}`;
+      const post = await http
+        .post('/v2/users')
+        .set(dev)
+        .set('Content-Type', 'application/json')
+        .send(JSON.stringify({ userId, events: [{ event: 'Wrote', timestamp: i }] }));
+      expect(post.status).toBe(202);
+      const token = post.headers['x-consistency-token'];
+      expect(typeof token).toBe('string');
+      const res = await http.get(`/v2/users/${userId}`).set(dev).set('X-Consistency-Token', token);
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      if (res.status === 200) expect(res.body.events).toEqual([{ event: 'Wrote', count: 1, createdAt: i, updatedAt: i }]);
+    }
+    expect([...statuses]).toEqual([[200, 1000]]);
+  });
+
+  it('answers 503 with Retry-After when the projection does not get there in time, and 400 for a foreign token', async () => {
+    const http = request(running.url);
+    const ahead = await http.get('/v2/users/ryw-1').set(dev).set('X-Consistency-Token', 'p999999999999');
+    expect(ahead.status).toBe(503);
+    expect(ahead.headers['retry-after']).toBe('1');
+    expect(ahead.body).toEqual(expect.objectContaining({ statusCode: 503, error: 'Service Unavailable' }));
+    const junk = await http.get('/v2/users/ryw-1').set(dev).set('X-Consistency-Token', 'not-a-token');
+    expect(junk.status).toBe(400);
+    expect(junk.body.message).toEqual(['x-consistency-token must be a token from the header of a 202 response']);
+  });
+});
+
+describe('read-your-writes when the projector runs in another process', () => {
+  const data = tempDataDir();
+  const apps: RunningApp[] = [];
+  afterAll(async () => {
+    for (const app of apps.reverse()) await app.close();
+    data.remove();
+  });
+
+  it('waits on the shared checkpoint of the read model', async () => {
+    const api = await startApp(data.dir, { projectorEnabled: false });
+    apps.push(api);
+    const http = request(api.url);
+    const post = await http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send('{"userId":"elsewhere"}');
+    expect(post.status).toBe(202);
+    // No projector yet: the token cannot be honoured in time.
+    await http.get('/v2/users/elsewhere').set(dev).expect(404);
+    const projectorProcess = await startApp(data.dir, { projectorEnabled: true });
+    apps.push(projectorProcess);
+    const res = await http.get('/v2/users/elsewhere').set(dev).set('X-Consistency-Token', post.headers['x-consistency-token']);
+    expect(res.status).toBe(200);
+    expect(res.body.attributes).toEqual({});
+  });
+});

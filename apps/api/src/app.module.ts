@@ -14,11 +14,14 @@ export class AppModule implements OnApplicationBootstrap, BeforeApplicationShutd
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
+      // The configuration is needed by the feature modules too.
+      global: true,
       imports: [StorageModule.forRoot(config), UsersModule],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: APP_FILTER, useClass: HttpErrorsFilter },
       ],
+      exports: [APP_CONFIG],
     };
   }
 

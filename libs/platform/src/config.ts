@@ -9,6 +9,8 @@ export interface AppConfig {
   readonly apiKeys: string | undefined;
   /** Whether this process runs the projector beside the API. */
   readonly projectorEnabled: boolean;
+  /** Longest a GET with an X-Consistency-Token waits for the projection. */
+  readonly consistencyTimeoutMs: number;
   /** Where events are kept; the embedded SQLite file when absent. */
   readonly eventStore?: EventStoreBackend;
   /** Where profiles and the checkpoint are kept; the embedded SQLite file when absent. */
@@ -35,6 +37,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     host: env.HOST || '127.0.0.1',
     apiKeys: env.API_KEYS && env.API_KEYS.trim() !== '' ? env.API_KEYS : undefined,
     projectorEnabled: parseBoolean('PROJECTOR', env.PROJECTOR, true),
+    consistencyTimeoutMs: parseInteger('CONSISTENCY_TIMEOUT_MS', env.CONSISTENCY_TIMEOUT_MS, 2000, 0, 60_000),
     eventStore: parseEventStore(env),
     readModel: parseReadModel(env),
   };
@@ -105,4 +108,13 @@ function parseBoolean(name: string, text: string | undefined, fallback: boolean)
   if (/^(1|true|yes|on)$/i.test(text)) return true;
   if (/^(0|false|no|off)$/i.test(text)) return false;
   throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(text)}`);
+}
+
+function parseInteger(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined || text.trim() === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  }
+  return value;
 }

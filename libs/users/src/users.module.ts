@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { UpsertUserController } from './commands/upsert-user/upsert-user.controller';
 import { UpsertUserHandler } from './commands/upsert-user/upsert-user.handler';
+import { ProjectionWatcher } from './projection/projection-watcher';
 import { Projector } from './projection/projector';
 import { GetUserController } from './queries/get-user/get-user.controller';
 import { GetUserHandler } from './queries/get-user/get-user.handler';
@@ -10,7 +11,7 @@ import { GetUserHandler } from './queries/get-user/get-user.handler';
 @Module({
   imports: [CqrsModule.forRoot()],
   controllers: [UpsertUserController, GetUserController],
-  providers: [UpsertUserHandler, GetUserHandler, Projector],
-  exports: [Projector],
+  providers: [UpsertUserHandler, GetUserHandler, Projector, ProjectionWatcher],
+  exports: [Projector, ProjectionWatcher],
 })
 export class UsersModule {}

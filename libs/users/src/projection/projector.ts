@@ -25,6 +25,7 @@ export class Projector {
   private abort?: AbortController;
   private loop?: Promise<void>;
   private lastApplied?: Position;
+  private appliedWaiters: Array<() => void> = [];
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
 
@@ -44,6 +45,11 @@ export class Projector {
   /** Position of the last event this projector applied, if any. */
   get position(): Position | undefined {
     return this.lastApplied;
+  }
+
+  /** Resolves the next time this projector applies a page. */
+  nextApplied(): Promise<void> {
+    return new Promise((resolve) => this.appliedWaiters.push(resolve));
   }
 
   start(): void {
@@ -66,7 +72,7 @@ export class Projector {
       try {
         const after = await this.readModel.getCheckpoint();
         this.lastApplied = after;
-        if (resubscribing) this.logger.log(`subscribing again from ${describe(after)}`);
+        this.logger.log(`${resubscribing ? 'subscribing again' : 'following the visitor streams'} from ${describe(after)}`);
         for await (const page of this.store.subscribeToAll({ after, streamPrefix: VISITOR_STREAM_PREFIX, signal })) {
           await this.applyPage(page);
           backoff = this.initialBackoffMs;
@@ -91,6 +97,9 @@ export class Projector {
     const checkpoint = page[page.length - 1].position;
     await this.readModel.apply(facts, checkpoint);
     this.lastApplied = checkpoint;
+    const waiters = this.appliedWaiters;
+    this.appliedWaiters = [];
+    for (const wake of waiters) wake();
   }
 }
 

@@ -1,23 +1,53 @@
-import { Controller, Get, Param, Res } from '@nestjs/common';
+import { BadRequestException, Controller, Get, Headers, Inject, Param, Res } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import type { FastifyReply } from 'fastify';
+import { APP_CONFIG, AppConfig } from '@visitorbase/platform/config';
 import { Environment } from '@visitorbase/platform/http/environment.decorator';
+import { ProjectionWatcher } from '../../projection/projection-watcher';
+import { CONSISTENCY_TOKEN_HEADER, parseConsistencyToken } from './consistency-token';
 import { GetUserQuery } from './get-user.query';
 
 @Controller('v2/users')
 export class GetUserController {
-  constructor(private readonly queries: QueryBus) {}
+  constructor(
+    private readonly queries: QueryBus,
+    private readonly projection: ProjectionWatcher,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   /**
    * The read model keeps each body serialized, so it is sent as it is. Until
-   * the projection has the visitor the answer is the seed's plain 404.
+   * the projection has the visitor the answer is the seed's plain 404 — unless
+   * the client sends the X-Consistency-Token of its write, in which case the
+   * answer waits (boundedly) for the projection to pass that write.
    */
   @Get(':userId')
   async get(
     @Environment() environment: string,
     @Param('userId') userId: string,
+    @Headers(CONSISTENCY_TOKEN_HEADER) token: string | undefined,
     @Res() reply: FastifyReply,
   ): Promise<void> {
+    if (token !== undefined) {
+      const position = parseConsistencyToken(token);
+      if (position === undefined) {
+        throw new BadRequestException([`${CONSISTENCY_TOKEN_HEADER} must be a token from the header of a 202 response`]);
+      }
+      if (!(await this.projection.waitFor(position, this.config.consistencyTimeoutMs))) {
+        await reply
+          .code(503)
+          .header('retry-after', '1')
+          .type('application/json; charset=utf-8')
+          .send(
+            JSON.stringify({
+              statusCode: 503,
+              error: 'Service Unavailable',
+              message: `The projection has not reached this write within ${this.config.consistencyTimeoutMs} ms; retry`,
+            }),
+          );
+        return;
+      }
+    }
     const body = await this.queries.execute(new GetUserQuery(environment, userId));
     if (body === undefined) {
       await reply.code(404).type('text/plain; charset=utf-8').send('Not Found');
