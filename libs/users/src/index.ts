@@ -9,3 +9,4 @@ export * from './queries/get-user/consistency-token';
 export * from './projection/rebuild';
 export * from './projection/to-fact';
 export * from './users.module';
+export * from './queries/replay-events/replay-events';

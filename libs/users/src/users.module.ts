@@ -6,11 +6,12 @@ import { ProjectionWatcher } from './projection/projection-watcher';
 import { Projector } from './projection/projector';
 import { GetUserController } from './queries/get-user/get-user.controller';
 import { GetUserHandler } from './queries/get-user/get-user.handler';
+import { ReplayEventsController } from './queries/replay-events/replay-events.controller';
 
 /** The v2 Users API. Expects EVENT_STORE and READ_MODEL to be provided globally. */
 @Module({
   imports: [CqrsModule.forRoot()],
-  controllers: [UpsertUserController, GetUserController],
+  controllers: [UpsertUserController, GetUserController, ReplayEventsController],
   providers: [UpsertUserHandler, GetUserHandler, Projector, ProjectionWatcher],
   exports: [Projector, ProjectionWatcher],
 })

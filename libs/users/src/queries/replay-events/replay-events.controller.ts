@@ -1,0 +1,55 @@
+import { Readable } from 'node:stream';
+import { BadRequestException, Controller, Get, Inject, Query, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { EVENT_STORE, EventStore } from '@visitorbase/event-store';
+import { Environment } from '@visitorbase/platform/http/environment.decorator';
+import { ReplayQueryText, parseReplayFilter, replayEvents } from './replay-events';
+
+const QUERY_NAMES = {
+  userId: 'userId',
+  type: 'type',
+  since: 'since',
+  until: 'until',
+  fromPosition: 'fromPosition',
+  limit: 'limit',
+} as const;
+
+@Controller('v2/events')
+export class ReplayEventsController {
+  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+
+  /**
+   * The caller's environment's raw events as NDJSON, in global order. The
+   * body is a stream pulled as the client reads it: a slow client holds back
+   * the reading of the log instead of filling memory.
+   */
+  @Get()
+  async replay(
+    @Environment() environment: string,
+    @Query() query: Record<string, unknown>,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const unknown = Object.keys(query).filter((key) => !(key in QUERY_NAMES));
+    const text: ReplayQueryText = {};
+    const problems = unknown.map((key) => `query parameter ${key} is not supported`);
+    for (const key of Object.keys(QUERY_NAMES) as Array<keyof ReplayQueryText>) {
+      const value = query[key];
+      if (value === undefined) continue;
+      if (typeof value !== 'string') problems.push(`${key} must be given once`);
+      else (text as Record<string, string>)[key] = value;
+    }
+    const parsed = parseReplayFilter(text, QUERY_NAMES);
+    problems.push(...parsed.problems);
+    if (problems.length > 0) throw new BadRequestException(problems);
+
+    const abort = new AbortController();
+    reply.raw.on('close', () => abort.abort());
+    const lines = replayEvents(this.store, { ...parsed.filter, environment, signal: abort.signal });
+    const body = Readable.from(ndjson(lines), { objectMode: false, highWaterMark: 64 * 1024 });
+    await reply.code(200).type('application/x-ndjson; charset=utf-8').send(body);
+  }
+}
+
+async function* ndjson(lines: AsyncIterable<unknown>): AsyncIterable<string> {
+  for await (const line of lines) yield `${JSON.stringify(line)}\n`;
+}

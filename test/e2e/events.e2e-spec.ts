@@ -1,0 +1,122 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import request from 'supertest';
+import { DEV_KEY, PROD_KEY, RunningApp, startApp, tempDataDir } from './support';
+
+const dev = { Authorization: `API-Key ${DEV_KEY}` };
+const prod = { Authorization: `API-Key ${PROD_KEY}` };
+
+interface Line {
+  environment: string;
+  userId: string;
+  stream: string;
+  revision: number;
+  position: string;
+  type: string;
+  data: Record<string, unknown>;
+  recordedAt: number;
+}
+
+describe('GET /v2/events', () => {
+  const data = tempDataDir();
+  let running: RunningApp;
+  let http: ReturnType<typeof request>;
+  let midpoint: number;
+
+  const replay = async (query = '', headers = dev): Promise<Line[]> => {
+    const res = await http.get(`/v2/events${query}`).set(headers).buffer(true).parse((r, done) => {
+      let text = '';
+      r.on('data', (c: Buffer) => (text += c.toString()));
+      r.on('end', () => done(null, text));
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/x-ndjson; charset=utf-8');
+    const text = res.body as string;
+    return text === '' ? [] : text.trimEnd().split('\n').map((l) => JSON.parse(l));
+  };
+  const post = (body: unknown, headers = dev) =>
+    http.post('/v2/users').set(headers).set('Content-Type', 'application/json').send(JSON.stringify(body)).expect(202);
+
+  beforeAll(async () => {
+    running = await startApp(data.dir);
+    http = request(running.url);
+    await post({ userId: 'ana', attributes: { plan: 'free', 'a.b': 1, __proto__x: true }, events: [{ event: 'Opened', timestamp: 1 }] });
+    await post({ userId: 'bo/b', events: [{ event: 'Paid', timestamp: 2 }, { event: 'Opened', timestamp: 3 }] });
+    await post({ userId: 'ana', emailAddress: 'ana@example.com' }, prod);
+    await new Promise((r) => setTimeout(r, 5));
+    midpoint = Date.now();
+    await new Promise((r) => setTimeout(r, 5));
+    await post({ userId: 'ana', events: [{ event: 'Paid', timestamp: 4 }] });
+  });
+  afterAll(async () => {
+    await running?.close();
+    data.remove();
+  });
+
+  it('streams the caller environment events in global order, data byte for byte as stored', async () => {
+    const lines = await replay();
+    expect(lines.map((l) => [l.userId, l.type])).toEqual([
+      ['ana', 'UserUpserted'],
+      ['ana', 'EventTracked'],
+      ['bo/b', 'UserUpserted'],
+      ['bo/b', 'EventTracked'],
+      ['bo/b', 'EventTracked'],
+      ['ana', 'UserUpserted'],
+      ['ana', 'EventTracked'],
+    ]);
+    expect(lines.every((l) => l.environment === 'development')).toBe(true);
+    expect(lines.map((l) => l.revision)).toEqual([0, 1, 0, 1, 2, 2, 3]);
+    const positions = lines.map((l) => Number(l.position));
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    expect(Object.keys(lines[0])).toEqual(['environment', 'userId', 'stream', 'revision', 'position', 'type', 'data', 'recordedAt']);
+    const db = new Database(join(data.dir, 'events.sqlite'), { readonly: true });
+    try {
+      const stored = db.prepare('SELECT data FROM events WHERE position = ?');
+      for (const line of lines) {
+        expect(JSON.stringify(line.data)).toBe((stored.get(Number(line.position)) as { data: string }).data);
+      }
+    } finally {
+      db.close();
+    }
+  });
+
+  it('never shows another environment', async () => {
+    const lines = await replay('', prod);
+    expect(lines.map((l) => [l.environment, l.userId, l.type])).toEqual([['production', 'ana', 'UserUpserted']]);
+    expect(lines[0].data.emailAddress).toBe('ana@example.com');
+    expect(await replay('?userId=bo%2Fb', prod)).toEqual([]);
+  });
+
+  it('filters by userId, type, time, position and count', async () => {
+    const all = await replay();
+    expect((await replay('?userId=bo%2Fb')).map((l) => l.revision)).toEqual([0, 1, 2]);
+    expect((await replay('?type=EventTracked')).map((l) => l.data.event)).toEqual(['Opened', 'Paid', 'Opened', 'Paid']);
+    expect((await replay('?userId=ana&type=EventTracked')).map((l) => l.data.event)).toEqual(['Opened', 'Paid']);
+    expect((await replay(`?since=${midpoint}`)).map((l) => [l.type, l.data.event])).toEqual([
+      ['UserUpserted', undefined],
+      ['EventTracked', 'Paid'],
+    ]);
+    expect(await replay(`?until=${midpoint}`)).toHaveLength(all.length - 2);
+    expect(await replay(`?since=${encodeURIComponent(new Date(midpoint).toISOString())}`)).toHaveLength(2);
+    expect(await replay(`?fromPosition=${all[4].position}`)).toEqual(all.slice(5));
+    expect(await replay('?limit=2')).toEqual(all.slice(0, 2));
+    expect(await replay(`?fromPosition=${all[1].position}&limit=1`)).toEqual([all[2]]);
+  });
+
+  it('rejects malformed filters with every problem named', async () => {
+    const res = await http.get('/v2/events?since=yesterday&limit=0&fromPosition=x&colour=red').set(dev);
+    expect(res.status).toBe(400);
+    expect(res.body.message).toEqual(
+      expect.arrayContaining([
+        'query parameter colour is not supported',
+        'since must be milliseconds since the epoch or an ISO 8601 time',
+        'fromPosition must be a position as printed in a replay line',
+        'limit must be a positive integer',
+      ]),
+    );
+  });
+
+  it('needs a key', async () => {
+    await http.get('/v2/events').expect(401);
+  });
+});
