@@ -49,7 +49,15 @@ export function toInstance<T extends object>(
     const itemType = nested?.get(key);
     if (itemType && Array.isArray(value)) {
       const cls = itemType();
-      value = value.map((item, i) => (isPlainObject(item) ? toInstance(cls, item, problems, `${path}${key}.${i}.`) : item));
+      value = value.map((item, i) => {
+        if (isPlainObject(item)) return toInstance(cls, item, problems, `${path}${key}.${i}.`);
+        if (!Array.isArray(item)) return item;
+        // class-validator descends into an array found where an object is
+        // expected, without bound: it would accept [[]] and overflow the stack
+        // on deep nesting. Report it here and leave nothing for it to descend into.
+        problems.push(`${path}${key}.${i} must be an object, not an array`);
+        return undefined;
+      });
     }
     Object.defineProperty(instance, key, { value, enumerable: true, writable: true, configurable: true });
   }

@@ -72,6 +72,13 @@ describe('POST /v2/users body rules', () => {
     expect(messages.some((m) => m.startsWith('events.0'))).toBe(false);
   });
 
+  it('rejects an array where an event object is expected, however deeply nested', () => {
+    expect(rejected({ userId: 'u', events: [[]] })).toEqual(['events.0 must be an object, not an array']);
+    expect(rejected({ userId: 'u', events: [{ event: 'ok' }, [{ event: 'e' }]] })).toEqual(['events.1 must be an object, not an array']);
+    const deep = JSON.parse(`{"userId":"u","events":${'['.repeat(10_000)}${']'.repeat(10_000)}}`);
+    expect(rejected(deep)).toEqual(['events.0 must be an object, not an array']);
+  });
+
   it('takes at most 1000 events', () => {
     const events = Array.from({ length: 1001 }, () => ({ event: 'e' }));
     expect(rejected({ userId: 'u', events })).toContain('events must contain no more than 1000 elements');
