@@ -1,0 +1,334 @@
+'use strict';
+/**
+ * `npm run bench`: every measurement of BENCHMARKS.md in one go, on the
+ * embedded default (SQLite event store and read model, projector in
+ * process), each beside a bare node:http reference measured in the same run.
+ *
+ * The service is the built `dist/apps/api/src/main.js`, started as a child
+ * process on a temporary data directory; load comes from autocannon in
+ * another child process, over loopback. Prints a table; a full run also
+ * writes it into BENCHMARKS.md. Exits non-zero only when the harness fails
+ * or a correctness check does (a 202 that was not durable, a seeded visitor
+ * not found), never because of a timing.
+ *
+ *   BENCH_QUICK=1    a short smoke run with small data, BENCHMARKS.md untouched
+ *   BENCH_PROFILE=1  also profile the service during ingest (--cpu-prof) and print a summary
+ *   BENCH_KEEP=1     keep the temporary data directories
+ */
+const { execFileSync } = require('node:child_process');
+const { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const os = require('node:os');
+const { join } = require('node:path');
+const Database = require('better-sqlite3');
+const { ROOT, runJson, sampleRss, sleep, startServer } = require('./lib');
+const { format: formatProfile, summarize: summarizeProfile } = require('./profile-summary');
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const PROFILE = process.env.BENCH_PROFILE === '1';
+const KEEP = process.env.BENCH_KEEP === '1';
+
+const P = QUICK
+  ? { warmup: 1, duration: 3, ingestVisitors: 10_000, readVisitors: 10_000, lagSeconds: 4, replayEvents: 100_000, replayVisitors: 10_000, growthLarge: 10_000, sizeDuration: 2 }
+  : { warmup: 5, duration: 20, ingestVisitors: 10_000, readVisitors: 100_000, lagSeconds: 20, replayEvents: 1_000_000, replayVisitors: 10_000, growthLarge: 100_000, sizeDuration: 8 };
+const CONNECTIONS = 64;
+const API_KEY = 'bench-key';
+const SERVICE = join(ROOT, 'dist', 'apps', 'api', 'src', 'main.js');
+const REFERENCE = join(__dirname, 'reference-server.js');
+
+const work = mkdtempSync(join(os.tmpdir(), 'visitorbase-bench-'));
+const rows = [];
+const notes = [];
+const failures = [];
+
+function log(message) {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+function serviceEnv(dataDir) {
+  return { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', API_KEYS: `development:${API_KEY}`, NODE_ENV: 'production' };
+}
+
+function load(url, spec) {
+  return runJson('load.js', [JSON.stringify({ url, connections: CONNECTIONS, apiKey: API_KEY, warmupSeconds: P.warmup, durationSeconds: P.duration, ...spec })]);
+}
+
+/** Starts a server, runs `body` against it while sampling its resident set, stops it. */
+async function withServer(name, script, options, body, stopSignal = 'SIGTERM') {
+  const server = await startServer(name, script, options);
+  const rss = sampleRss(server.pid);
+  try {
+    const result = await body(server);
+    return { ...result, peakRssMb: rss.stop() };
+  } finally {
+    rss.stop();
+    await server.stop(stopSignal);
+  }
+}
+
+const f0 = (n) => (n == null ? 'n/a' : Math.round(n).toLocaleString('en-US'));
+const f1 = (n) => (n == null ? 'n/a' : n.toFixed(1));
+const f2 = (n) => (n == null ? 'n/a' : n.toFixed(2));
+const ms = (n) => (n == null ? 'n/a' : `${n.toFixed(2)} ms`);
+const x = (n) => (n == null ? 'n/a' : `${n.toFixed(2)}x`);
+const met = (ok) => (ok ? 'yes' : '**no**');
+
+function row(what, service, reference, ratio, target, ok) {
+  rows.push({ what, service, reference, ratio, target, met: ok === undefined ? '' : met(ok) });
+}
+
+function countUpserts(dataDir) {
+  const db = new Database(join(dataDir, 'events.sqlite'));
+  try {
+    return db.prepare("SELECT count(*) AS n FROM events WHERE type = 'UserUpserted'").get().n;
+  } finally {
+    db.close();
+  }
+}
+
+async function ingest() {
+  log('ingest: reference');
+  const postSpec = { kind: 'post', visitors: P.ingestVisitors, events: 3, attributes: 3, userPrefix: 'i' };
+  const ref = await withServer('reference', REFERENCE, {}, (s) => load(s.url, postSpec));
+  log(`ingest: reference ${f0(ref.rps)} req/s; service`);
+  const dataDir = join(work, 'ingest');
+  const profileDir = join(work, 'profile');
+  const nodeArgs = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  // SIGKILL: the process dies as in a crash, and every 202 must still be in the file.
+  const svc = await withServer('service', SERVICE, { env: serviceEnv(dataDir), nodeArgs }, (s) => load(s.url, postSpec), PROFILE ? 'SIGINT' : 'SIGKILL');
+  const stored = countUpserts(dataDir);
+  const durable = stored >= svc.okIncludingWarmup;
+  if (!durable) failures.push(`ingest: ${svc.okIncludingWarmup} requests answered 202 but only ${stored} are in the event store`);
+  log(`ingest: service ${f0(svc.rps)} req/s, ${svc.okIncludingWarmup} accepted, ${stored} stored`);
+  row('1. Ingest throughput, POST 3 events + 3 attributes (req/s)', f0(svc.rps), f0(ref.rps), x(svc.rps / ref.rps), '>= 0.6x', svc.rps / ref.rps >= 0.6);
+  row('1. Ingest latency p50', ms(svc.latencyMs.p50), ms(ref.latencyMs.p50), x(svc.latencyMs.p50 / ref.latencyMs.p50), '', undefined);
+  row('1. Ingest latency p99', ms(svc.latencyMs.p99), ms(ref.latencyMs.p99), x(svc.latencyMs.p99 / ref.latencyMs.p99), '<= 3x', svc.latencyMs.p99 / ref.latencyMs.p99 <= 3);
+  row(
+    `1. Every 202 durable (${PROFILE ? 'after SIGINT' : 'after SIGKILL'})`,
+    `${f0(stored)} stored / ${f0(svc.okIncludingWarmup)} accepted`,
+    '',
+    '',
+    'all',
+    durable,
+  );
+  row('1. Peak RSS during ingest', `${f0(svc.peakRssMb)} MB`, `${f0(ref.peakRssMb)} MB`, '', '', undefined);
+  if (svc.non2xx || svc.errors) notes.push(`ingest: ${svc.non2xx} non-2xx answers (${JSON.stringify(svc.statuses)}), ${svc.errors} errors`);
+  if (PROFILE) {
+    const file = readdirSync(profileDir).find((name) => name.endsWith('.cpuprofile'));
+    if (file) process.stdout.write(`\nCPU profile of the service during ingest (${join(profileDir, file)}):\n${formatProfile(summarizeProfile(join(profileDir, file), 20))}\n\n`);
+  }
+  return svc.rps;
+}
+
+async function read() {
+  const dataDir = join(work, 'read');
+  log(`read: seeding ${P.readVisitors} projected visitors`);
+  const seeded = await runJson('seed.js', ['profiles', dataDir, String(P.readVisitors)]);
+  log(`read: seeded in ${f1(seeded.seconds)} s; reference`);
+  const getSpec = { kind: 'get-random', visitors: P.readVisitors, userPrefix: 'r' };
+  const ref = await withServer('reference', REFERENCE, {}, (s) => load(s.url, getSpec));
+  log(`read: reference ${f0(ref.rps)} req/s; service`);
+  const svc = await withServer('service', SERVICE, { env: serviceEnv(dataDir) }, (s) => load(s.url, getSpec));
+  log(`read: service ${f0(svc.rps)} req/s`);
+  if (svc.non2xx) failures.push(`read: ${svc.non2xx} answers were not 200 for seeded visitors (${JSON.stringify(svc.statuses)})`);
+  row(`2. Read throughput, GET of 20 events + 20 attributes among ${f0(P.readVisitors)} (req/s)`, f0(svc.rps), f0(ref.rps), x(svc.rps / ref.rps), '>= 0.7x', svc.rps / ref.rps >= 0.7);
+  row('2. Read latency p99', ms(svc.latencyMs.p99), ms(ref.latencyMs.p99), x(svc.latencyMs.p99 / ref.latencyMs.p99), '', undefined);
+  row('2. Peak RSS during reads', `${f0(svc.peakRssMb)} MB`, `${f0(ref.peakRssMb)} MB`, '', '', undefined);
+  return seeded;
+}
+
+async function lag(ingestRps) {
+  const dataDir = join(work, 'lag');
+  const rate = Math.max(10, Math.round(ingestRps / 2));
+  log(`lag: ingest at ${rate} req/s with probes`);
+  const svc = await withServer('service', SERVICE, { env: serviceEnv(dataDir) }, async (s) => {
+    const background = runJson('load.js', [
+      JSON.stringify({ url: s.url, connections: CONNECTIONS, apiKey: API_KEY, kind: 'post', visitors: P.ingestVisitors, events: 3, attributes: 3, userPrefix: 'l', overallRate: rate, warmupSeconds: 2, durationSeconds: P.lagSeconds + 2 }),
+    ]);
+    await sleep(3000);
+    const probes = await runJson('lag-probe.js', [JSON.stringify({ url: s.url, apiKey: API_KEY, seconds: P.lagSeconds, intervalMs: 20, prefix: 'probe-' })]);
+    const loadResult = await background;
+    return { probes, load: loadResult };
+  });
+  const { probes, load: loadResult } = svc;
+  log(`lag: p50 ${ms(probes.lagMs.p50)} p99 ${ms(probes.lagMs.p99)} over ${probes.probes} probes; ingest held ${f0(loadResult.rps)} req/s`);
+  row(`3. Read-after-write lag p50 (ingest at ${f0(loadResult.rps)} req/s, ${probes.probes} probes)`, ms(probes.lagMs.p50), '', '', '<= 5 ms', probes.lagMs.p50 <= 5);
+  row('3. Read-after-write lag p99', ms(probes.lagMs.p99), '', '', '<= 25 ms', probes.lagMs.p99 <= 25);
+  row('3. Read-after-write lag max; share visible on the first GET', `${ms(probes.lagMs.max)}; ${(probes.visibleOnFirstGet * 100).toFixed(0)}%`, '', '', '', undefined);
+  row('3. Peak RSS during lag', `${f0(svc.peakRssMb)} MB`, '', '', '', undefined);
+}
+
+async function replay() {
+  const dataDir = join(work, 'replay');
+  log(`replay: seeding ${P.replayEvents} events over ${P.replayVisitors} visitors`);
+  const seeded = await runJson('seed.js', ['events', dataDir, String(P.replayEvents), String(P.replayVisitors)]);
+  log(`replay: seeded in ${f1(seeded.seconds)} s; rebuilding`);
+  const result = await runJson('replay.js', [dataDir, String(seeded.events)]);
+  log(`replay: ${f0(result.eventsPerSecond)} events/s, peak RSS ${f0(result.peakRssMb)} MB`);
+  const first = result.samples[0];
+  const last = result.samples[result.samples.length - 1];
+  const maxSample = Math.max(...result.samples.map((s) => s.rssMb));
+  row(`4. Replay, ${f0(result.events)} events over ${f0(P.replayVisitors)} visitors (events/s)`, f0(result.eventsPerSecond), '', '', '>= 300,000', result.eventsPerSecond >= 300_000);
+  row('4. Replay peak RSS', `${f0(result.peakRssMb)} MB`, '', '', '<= 300 MB', result.peakRssMb <= 300);
+  row(
+    '4. Replay RSS after 10% / 100% of the events (max of the tenths)',
+    `${f0(first?.rssMb)} / ${f0(last?.rssMb)} MB (max ${f0(maxSample)})`,
+    '',
+    '',
+    'flat',
+    last && first ? last.rssMb <= first.rssMb * 1.25 + 16 : undefined,
+  );
+  notes.push(`replay: seeding ${f0(seeded.events)} events through SqliteEventStore.append took ${f1(seeded.seconds)} s (${f0(seeded.events / seeded.seconds)} events/s in batches of 2000 concurrent appends)`);
+  notes.push(`replay: resident set after each tenth of the log: ${result.samples.map((s) => f0(s.rssMb)).join(', ')} MB`);
+}
+
+async function growth() {
+  const dataDir = join(work, 'growth');
+  log(`growth: seeding visitors of 10 and ${P.growthLarge} events`);
+  const seeded = await runJson('seed.js', ['growth', dataDir, '10', String(P.growthLarge)]);
+  const svc = await withServer('service', SERVICE, { env: serviceEnv(dataDir) }, async (s) => {
+    // Alternated and averaged: on a shared machine, whichever runs second would otherwise carry the drift.
+    const runs = { small: [], large: [] };
+    for (let round = 0; round < 2; round++) {
+      for (const which of ['small', 'large']) {
+        runs[which].push(await load(s.url, { kind: 'get-fixed', userId: seeded[which].userId, warmupSeconds: 2, durationSeconds: P.sizeDuration / 2 }));
+      }
+    }
+    return { small: mean(runs.small), large: mean(runs.large) };
+  });
+  for (const [label, r] of [[`10`, svc.small], [f0(P.growthLarge), svc.large]]) {
+    if (r.non2xx) failures.push(`growth: GET of the visitor with ${label} events answered ${JSON.stringify(r.statuses)}`);
+  }
+  row(
+    `5. GET one visitor with 10 vs ${f0(P.growthLarge)} events: p50 / p99`,
+    `${ms(svc.small.latencyMs.p50)} / ${ms(svc.small.latencyMs.p99)} vs ${ms(svc.large.latencyMs.p50)} / ${ms(svc.large.latencyMs.p99)}`,
+    '',
+    x(svc.large.latencyMs.p50 / svc.small.latencyMs.p50),
+    'flat',
+    svc.large.latencyMs.p50 / svc.small.latencyMs.p50 <= 1.5,
+  );
+  row('5. GET one visitor with 10 vs many events (req/s)', `${f0(svc.small.rps)} vs ${f0(svc.large.rps)}`, '', x(svc.large.rps / svc.small.rps), '', undefined);
+
+  const sizes = [1, 10, 100, 1000];
+  const sizeDir = join(work, 'sizes');
+  const sized = await withServer('service', SERVICE, { env: serviceEnv(sizeDir) }, async (s) => {
+    const out = [];
+    for (const events of sizes) {
+      log(`growth: POST with ${events} events per request`);
+      out.push(await load(s.url, { kind: 'post', visitors: events >= 100 ? 1000 : P.ingestVisitors, events, attributes: 3, userPrefix: `s${events}-`, warmupSeconds: 2, durationSeconds: P.sizeDuration }));
+    }
+    return { out };
+  });
+  const refSized = await withServer('reference', REFERENCE, {}, async (s) => {
+    const out = [];
+    for (const events of sizes) {
+      out.push(await load(s.url, { kind: 'post', visitors: events >= 100 ? 1000 : P.ingestVisitors, events, attributes: 3, userPrefix: `s${events}-`, warmupSeconds: 2, durationSeconds: P.sizeDuration }));
+    }
+    return { out };
+  });
+  sizes.forEach((events, i) => {
+    const r = sized.out[i];
+    const ref = refSized.out[i];
+    row(
+      `5. POST with ${events} event${events === 1 ? '' : 's'} per request: req/s (µs of service per request, per stored event)`,
+      r.rps > 0 ? `${f0(r.rps)} (${f0(1e6 / r.rps)} µs, ${f1(1e6 / r.rps / (events + 1))} µs/event)` : `none completed (${JSON.stringify(r.statuses)}, ${r.errors} errors, ${r.timeouts} timeouts)`,
+      f0(ref.rps),
+      x(r.rps / ref.rps),
+      'linear',
+      undefined,
+    );
+  });
+  row('5. Peak RSS during POST sizes', `${f0(sized.peakRssMb)} MB`, `${f0(refSized.peakRssMb)} MB`, '', '', undefined);
+}
+
+/** Mean throughput and latencies of repeated runs; status counts added up. */
+function mean(results) {
+  const avg = (pick) => results.reduce((sum, r) => sum + pick(r), 0) / results.length;
+  const statuses = {};
+  for (const r of results) for (const [code, n] of Object.entries(r.statuses)) statuses[code] = (statuses[code] ?? 0) + n;
+  return {
+    rps: avg((r) => r.rps),
+    non2xx: results.reduce((sum, r) => sum + r.non2xx, 0),
+    statuses,
+    latencyMs: { p50: avg((r) => r.latencyMs.p50), p99: avg((r) => r.latencyMs.p99) },
+  };
+}
+
+function machine() {
+  const cpus = os.cpus();
+  let kernel = os.release();
+  let disk = '';
+  try {
+    disk = execFileSync('df', ['-h', '--output=source,fstype,size', os.tmpdir()], { encoding: 'utf8' }).trim().split('\n').pop();
+  } catch {
+    /* df is only informative */
+  }
+  return {
+    cpu: `${cpus.length} × ${cpus[0]?.model ?? 'unknown'}`,
+    memory: `${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB`,
+    os: `${os.type()} ${kernel}`,
+    node: process.version,
+    disk,
+  };
+}
+
+function table() {
+  const header = '| measurement | service | reference | service / reference | target | met |\n|---|---|---|---|---|---|';
+  return [header, ...rows.map((r) => `| ${r.what} | ${r.service} | ${r.reference} | ${r.ratio} | ${r.target} | ${r.met} |`)].join('\n');
+}
+
+async function main() {
+  if (!existsSync(SERVICE)) throw new Error(`${SERVICE} is missing: run \`npm run build\` first (npm run bench does)`);
+  const started = new Date();
+  const m = machine();
+  const loadBefore = os.loadavg();
+  log(`data in ${work}; ${QUICK ? 'quick smoke run' : 'full run'}`);
+  const ingestRps = await ingest();
+  await read();
+  await lag(ingestRps);
+  await replay();
+  await growth();
+  const loadAfter = os.loadavg();
+  const minutes = (Date.now() - started.getTime()) / 60000;
+  const command = `${QUICK ? 'BENCH_QUICK=1 ' : ''}${PROFILE ? 'BENCH_PROFILE=1 ' : ''}npm run bench`;
+  const report = [
+    `Run of ${started.toISOString().replace(/\.\d+Z$/, 'Z')}, \`${command}\`, ${f1(minutes)} minutes${QUICK ? ' (quick smoke run: small data, short runs; not comparable)' : ''}.`,
+    '',
+    `Machine: ${m.cpu}, ${m.memory}, ${m.os}, Node.js ${m.node}; temporary files on \`${m.disk}\`.`,
+    `Load: autocannon in its own process, ${CONNECTIONS} connections over loopback, ${P.warmup} s warm-up then ${P.duration} s measured (${P.sizeDuration} s for the growth runs).`,
+    `Load average (1, 5, 15 min) before: ${loadBefore.map(f2).join(', ')}; after: ${loadAfter.map(f2).join(', ')}.`,
+    '',
+    table(),
+    '',
+    ...notes.map((n) => `- ${n}`),
+  ].join('\n');
+  process.stdout.write(`\n${report}\n`);
+  if (!QUICK && process.env.BENCH_WRITE !== '0') writeResults(report);
+  if (failures.length > 0) {
+    process.stderr.write(`\nCorrectness checks failed:\n${failures.map((f) => `- ${f}`).join('\n')}\n`);
+    process.exitCode = 2;
+  }
+}
+
+const START = '<!-- bench:results:start -->';
+const END = '<!-- bench:results:end -->';
+
+/** Replaces the results section of BENCHMARKS.md, between its markers, with this run. */
+function writeResults(report) {
+  const file = join(ROOT, 'BENCHMARKS.md');
+  if (!existsSync(file)) return;
+  const text = readFileSync(file, 'utf8');
+  const a = text.indexOf(START);
+  const b = text.indexOf(END);
+  if (a < 0 || b < a) return;
+  writeFileSync(file, `${text.slice(0, a + START.length)}\n${report}\n${text.slice(b)}`);
+  log('results written to BENCHMARKS.md');
+}
+
+main()
+  .catch((error) => {
+    process.stderr.write(`bench: ${error.stack ?? error}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    if (!KEEP) rmSync(work, { recursive: true, force: true });
+  });
