@@ -127,4 +127,49 @@ export function readModelContract(open: () => Promise<ReadModel>): void {
       { event: 'e0', count: 1, createdAt: 20, updatedAt: 20 },
     ]);
   });
+
+  describe('versions, for rebuilds beside the live one', () => {
+    it('builds a new version beside the active one and switches reads to it only once it has caught up', async () => {
+      expect((await readModel.versions()).active).toBe(1);
+      await readModel.apply([upserted('rb', 0, { from: 'live' }, 1)], checkpoint());
+      const liveCheckpoint = (await readModel.getCheckpoint())!;
+
+      const target = await readModel.beginRebuild();
+      expect(target).toBe(2);
+      expect(await readModel.beginRebuild()).toBe(2);
+      expect(await readModel.versions()).toEqual({ active: 1, building: 2 });
+      const next = readModel.version(target);
+      expect(await next.getCheckpoint()).toBeUndefined();
+      expect(await next.findProfileJson(env, 'rb')).toBeUndefined();
+
+      // Behind the live version: the switch is refused and reads stay where they were.
+      await next.apply([upserted('rb', 0, { from: 'rebuild' }, 1)], position(liveCheckpoint.commit - 1n));
+      expect(await readModel.activate(target)).toBe(false);
+      expect(JSON.parse((await readModel.findProfileJson(env, 'rb'))!).attributes).toEqual({ from: 'live' });
+
+      await next.apply([], liveCheckpoint);
+      expect(await readModel.activate(target)).toBe(true);
+      expect(await readModel.versions()).toEqual({ active: 2 });
+      expect(JSON.parse((await readModel.findProfileJson(env, 'rb'))!).attributes).toEqual({ from: 'rebuild' });
+      expect(await readModel.getCheckpoint()).toEqual(liveCheckpoint);
+
+      // The live side now writes into the new version; the old one is kept until the next rebuild.
+      await readModel.apply([upserted('rb', 1, { more: true }, 2)], checkpoint());
+      expect(JSON.parse((await readModel.version(2).findProfileJson(env, 'rb'))!).attributes).toEqual({ from: 'rebuild', more: true });
+      expect(JSON.parse((await readModel.version(1).findProfileJson(env, 'rb'))!).attributes).toEqual({ from: 'live' });
+
+      expect(await readModel.beginRebuild()).toBe(3);
+      expect(await readModel.version(1).findProfileJson(env, 'rb')).toBeUndefined();
+      expect(JSON.parse((await readModel.findProfileJson(env, 'rb'))!).attributes).toEqual({ from: 'rebuild', more: true });
+    });
+
+    it('never moves a checkpoint backwards', async () => {
+      const { active } = await readModel.versions();
+      const ahead = checkpoint();
+      await readModel.version(active).apply([], position(ahead.commit + 1000n));
+      await readModel.apply([], ahead);
+      expect(await readModel.getCheckpoint()).toEqual(position(ahead.commit + 1000n));
+      nextPosition += 1000n;
+    });
+  });
 }

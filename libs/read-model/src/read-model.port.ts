@@ -1,12 +1,8 @@
 import { Position } from '@visitorbase/event-store';
 import { VisitorFact } from '@visitorbase/users/domain';
 
-/**
- * The aggregated user read model: one document per visitor plus the
- * projector's checkpoint. Every adapter passes
- * `test/contract/read-model.contract.ts`.
- */
-export interface ReadModel {
+/** One version of the read model: its documents and its own checkpoint. */
+export interface ReadModelView {
   /** Position of the last event applied, or undefined before the first. */
   getCheckpoint(): Promise<Position | undefined>;
   /**
@@ -17,6 +13,40 @@ export interface ReadModel {
   apply(facts: readonly VisitorFact[], checkpoint: Position): Promise<void>;
   /** The GET /v2/users/:userId body, ready to send, or undefined. */
   findProfileJson(environment: string, userId: string): Promise<string | undefined>;
+}
+
+export interface ReadModelVersions {
+  /** The version reads and the live projector use. */
+  readonly active: number;
+  /** A version being rebuilt beside it, if any. */
+  readonly building?: number;
+}
+
+/**
+ * The aggregated user read model: one document per visitor plus the
+ * projector's checkpoint. Its own methods act on the active version. A
+ * rebuild folds the log into a new version beside it while it keeps serving,
+ * then switches reads to the new version atomically. Every adapter passes
+ * `test/contract/read-model.contract.ts`.
+ */
+export interface ReadModel extends ReadModelView {
+  versions(): Promise<ReadModelVersions>;
+  /**
+   * The version a rebuild writes into: the one already being built, so an
+   * interrupted rebuild resumes, or else a new, empty one.
+   */
+  beginRebuild(): Promise<number>;
+  /** A view of one version, for a rebuild to write into. */
+  version(version: number): ReadModelView;
+  /**
+   * Makes `version` the active one, if its checkpoint has reached the active
+   * version's (else nothing changes and the answer is false: the live
+   * projector has moved on, catch up and try again). The replaced version is
+   * kept until the next rebuild begins, so a reader or projector still on it
+   * finishes cleanly; a projector notices the switch after its next page and
+   * follows the new version from that version's own checkpoint.
+   */
+  activate(version: number): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,7 @@
 import {
   Collection,
+  Db,
+  Filter,
   MongoClient,
   MongoClientOptions,
   MongoError,
@@ -7,19 +9,26 @@ import {
   MongoNetworkError,
   MongoNotConnectedError,
   MongoOperationTimeoutError,
+  MongoServerError,
   MongoServerSelectionError,
   MongoTopologyClosedError,
 } from 'mongodb';
-import { Position, position } from '@visitorbase/event-store';
+import { Position, comparePositions, position } from '@visitorbase/event-store';
 import { VisitorFact, toView } from '@visitorbase/users/domain';
-import { ReadModel, ReadModelUnavailableError } from '../read-model.port';
+import { ReadModel, ReadModelUnavailableError, ReadModelVersions, ReadModelView } from '../read-model.port';
 import { VisitorDocument, pageWrites, toProfile } from './visitor-document';
 
 const DEFAULT_DATABASE = 'visitorbase';
-const USERS = 'users';
 const CHECKPOINTS = 'checkpoints';
-/** The checkpoint document of the users projection. */
-const PROJECTION = 'users';
+const META = 'meta';
+/** The document of `meta` that names the active version and the one being rebuilt. */
+const VERSIONS = 'read-model';
+/**
+ * How long the active version is taken as known for reads. A switch reaches
+ * readers within this time; until then they read the previous version, which
+ * a switch keeps.
+ */
+const ACTIVE_VERSION_TTL_MS = 1_000;
 /** How long an operation waits for a server before failing, unless the URL says otherwise. */
 const SERVER_SELECTION_TIMEOUT_MS = 5_000;
 
@@ -29,14 +38,27 @@ interface CheckpointDocument {
   prepare: bigint;
 }
 
+interface VersionsDocument {
+  _id: string;
+  active: number;
+  building?: number;
+}
+
+/** Version 1 keeps the collection and checkpoint names of a read model made before versions existed. */
+function usersCollection(version: number): string {
+  if (!Number.isSafeInteger(version) || version < 1) throw new RangeError(`invalid read model version ${version}`);
+  return version === 1 ? 'users' : `users_v${version}`;
+}
+
 export interface MongoReadModelOptions {
   /** Overrides the database named in the URL (default `visitorbase`). */
   readonly databaseName?: string;
 }
 
 /**
- * The production read model: one document per visitor in `users`, the
- * projector's checkpoint in `checkpoints`. A page of facts is one ordered
+ * The production read model: one document per visitor in `users` (version 1)
+ * or `users_v<N>`, each version's checkpoint in `checkpoints`, and the active
+ * and rebuilding versions in `meta`. A page of facts is one ordered
  * `bulkWrite`; the checkpoint is written after it, so a crash in between
  * replays facts the revision guards then ignore.
  *
@@ -44,10 +66,13 @@ export interface MongoReadModelOptions {
  * SQLite read model uses, so both backends answer byte for byte the same.
  */
 export class MongoReadModel implements ReadModel {
+  private activeCache?: { version: number; until: number };
+
   private constructor(
     private readonly client: MongoClient,
-    private readonly users: Collection<VisitorDocument>,
+    private readonly db: Db,
     private readonly checkpoints: Collection<CheckpointDocument>,
+    private readonly meta: Collection<VersionsDocument>,
   ) {}
 
   /** Connects, then creates the indexes, so an unreachable server fails at start. */
@@ -56,42 +81,160 @@ export class MongoReadModel implements ReadModel {
     try {
       await client.connect();
       const db = client.db(options.databaseName ?? databaseNameOf(url) ?? DEFAULT_DATABASE);
-      const users = db.collection<VisitorDocument>(USERS);
-      await users.createIndex({ environment: 1, userId: 1 }, { unique: true, name: 'environment_userId' });
-      return new MongoReadModel(client, users, db.collection<CheckpointDocument>(CHECKPOINTS));
+      const readModel = new MongoReadModel(
+        client,
+        db,
+        db.collection<CheckpointDocument>(CHECKPOINTS),
+        db.collection<VersionsDocument>(META),
+      );
+      await readModel.createIndexes(await readModel.activeVersion(true));
+      return readModel;
     } catch (error) {
       await client.close().catch(() => undefined);
       throw toReadModelError(error);
     }
   }
 
-  async getCheckpoint(): Promise<Position | undefined> {
-    const doc = await guard(() => this.checkpoints.findOne({ _id: PROJECTION }, { useBigInt64: true }));
-    return doc ? position(doc.commit, doc.prepare) : undefined;
+  getCheckpoint(): Promise<Position | undefined> {
+    return guard(async () => this.checkpointOf(await this.activeVersion(true)));
   }
 
-  async apply(facts: readonly VisitorFact[], checkpoint: Position): Promise<void> {
-    await guard(async () => {
-      const writes = pageWrites(facts);
-      // Ordered: a visitor's updates must run in stream order, and a failure stops the page before its checkpoint.
-      if (writes.length > 0) await this.users.bulkWrite(writes, { ordered: true });
-      await this.checkpoints.updateOne(
-        { _id: PROJECTION },
-        { $set: { commit: checkpoint.commit, prepare: checkpoint.prepare } },
-        { upsert: true },
-      );
+  apply(facts: readonly VisitorFact[], checkpoint: Position): Promise<void> {
+    return guard(async () => this.applyTo(await this.activeVersion(true), facts, checkpoint));
+  }
+
+  findProfileJson(environment: string, userId: string): Promise<string | undefined> {
+    return guard(async () => this.findIn(await this.activeVersion(false), environment, userId));
+  }
+
+  versions(): Promise<ReadModelVersions> {
+    return guard(async () => {
+      const doc = await this.meta.findOne({ _id: VERSIONS });
+      const active = doc?.active ?? 1;
+      return doc?.building === undefined ? { active } : { active, building: doc.building };
     });
   }
 
-  async findProfileJson(environment: string, userId: string): Promise<string | undefined> {
-    const doc = await guard(() =>
-      this.users.findOne({ environment, userId, revision: { $gte: 0 } }),
-    );
-    return doc ? JSON.stringify(toView(toProfile(doc))) : undefined;
+  beginRebuild(): Promise<number> {
+    return guard(async () => {
+      const { active, building } = await this.versions();
+      if (building !== undefined) return building;
+      // The version replaced by the last rebuild is no longer read by anyone: make room.
+      const names = (await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+      for (const name of names) {
+        const match = /^users(?:_v(\d+))?$/.exec(name);
+        const version = match ? Number(match[1] ?? 1) : undefined;
+        if (version !== undefined && version !== active) await this.dropVersion(version);
+      }
+      const next = active + 1;
+      await this.createIndexes(next);
+      // Only if no other rebuild began meanwhile; else resume that one.
+      await this.meta.updateOne(
+        { _id: VERSIONS, building: { $exists: false } },
+        { $set: { building: next }, $setOnInsert: { active } },
+        { upsert: true },
+      ).catch((error: unknown) => {
+        if (!(error instanceof MongoServerError && error.code === 11000)) throw error;
+      });
+      return (await this.versions()).building ?? next;
+    });
+  }
+
+  version(version: number): ReadModelView {
+    usersCollection(version);
+    return {
+      getCheckpoint: () => guard(() => this.checkpointOf(version)),
+      apply: (facts, checkpoint) => guard(() => this.applyTo(version, facts, checkpoint)),
+      findProfileJson: (environment, userId) => guard(() => this.findIn(version, environment, userId)),
+    };
+  }
+
+  activate(version: number): Promise<boolean> {
+    return guard(async () => {
+      const { active } = await this.versions();
+      if (version === active) return true;
+      const built = await this.checkpointOf(version);
+      const current = await this.checkpointOf(active);
+      if (current !== undefined && (built === undefined || comparePositions(built, current) < 0)) return false;
+      // Compare and set: fails if another switch won meanwhile.
+      this.activeCache = undefined;
+      try {
+        const result = await this.meta.updateOne(
+          { _id: VERSIONS, active: active === 1 ? { $in: [1, null] } : active } as Filter<VersionsDocument>,
+          { $set: { active: version }, $unset: { building: '' } },
+          { upsert: active === 1 },
+        );
+        return result.matchedCount + result.upsertedCount === 1;
+      } catch (error) {
+        // The upsert met a document another switch wrote meanwhile.
+        if (error instanceof MongoServerError && error.code === 11000) return false;
+        throw error;
+      }
+    });
   }
 
   async close(): Promise<void> {
     await this.client.close();
+  }
+
+  private users(version: number): Collection<VisitorDocument> {
+    return this.db.collection<VisitorDocument>(usersCollection(version));
+  }
+
+  /** The projector and the checkpoint always read it fresh; GETs may use it for a moment. */
+  private async activeVersion(fresh: boolean): Promise<number> {
+    const now = Date.now();
+    if (!fresh && this.activeCache && this.activeCache.until > now) return this.activeCache.version;
+    const doc = await this.meta.findOne({ _id: VERSIONS });
+    const version = doc?.active ?? 1;
+    this.activeCache = { version, until: now + ACTIVE_VERSION_TTL_MS };
+    return version;
+  }
+
+  private async createIndexes(version: number): Promise<void> {
+    await this.users(version).createIndex({ environment: 1, userId: 1 }, { unique: true, name: 'environment_userId' });
+  }
+
+  private async dropVersion(version: number): Promise<void> {
+    await this.users(version).drop().catch((error: unknown) => {
+      // Already gone is what we want.
+      if (!(error instanceof MongoServerError && error.codeName === 'NamespaceNotFound')) throw error;
+    });
+    await this.checkpoints.deleteOne({ _id: usersCollection(version) });
+  }
+
+  private async checkpointOf(version: number): Promise<Position | undefined> {
+    const doc = await this.checkpoints.findOne({ _id: usersCollection(version) }, { useBigInt64: true });
+    return doc ? position(doc.commit, doc.prepare) : undefined;
+  }
+
+  private async applyTo(version: number, facts: readonly VisitorFact[], checkpoint: Position): Promise<void> {
+    const writes = pageWrites(facts);
+    // Ordered: a visitor's updates must run in stream order, and a failure stops the page before its checkpoint.
+    if (writes.length > 0) await this.users(version).bulkWrite(writes, { ordered: true });
+    // Never backwards: two projectors may write in either order.
+    const id = usersCollection(version);
+    await this.checkpoints
+      .updateOne(
+        {
+          _id: id,
+          $or: [
+            { commit: { $lt: checkpoint.commit } },
+            { commit: checkpoint.commit, prepare: { $lt: checkpoint.prepare } },
+          ],
+        },
+        { $set: { commit: checkpoint.commit, prepare: checkpoint.prepare } },
+        { upsert: true },
+      )
+      .catch((error: unknown) => {
+        // The upsert found a checkpoint at or past this one: nothing to write.
+        if (!(error instanceof MongoServerError && error.code === 11000)) throw error;
+      });
+  }
+
+  private async findIn(version: number, environment: string, userId: string): Promise<string | undefined> {
+    const doc = await this.users(version).findOne({ environment, userId, revision: { $gte: 0 } });
+    return doc ? JSON.stringify(toView(toProfile(doc))) : undefined;
   }
 }
 

@@ -1,12 +1,23 @@
 import Database from 'better-sqlite3';
-import { Position, position } from '@visitorbase/event-store';
+import { Position, comparePositions, position } from '@visitorbase/event-store';
 import { Profile, VisitorFact, evolve, reviveProfile, serializeProfile, toView } from '@visitorbase/users/domain';
-import { ReadModel } from '../read-model.port';
+import { ReadModel, ReadModelVersions, ReadModelView } from '../read-model.port';
+
+interface VersionStatements {
+  load: Database.Statement<[string, string], { state: string }>;
+  save: Database.Statement<[string, string, number, string, string]>;
+  body: Database.Statement<[string, string], { body: string }>;
+}
 
 /**
  * The embedded read model: one SQLite file beside the event store. Each
  * document keeps its fold state and the response body already serialized,
  * so a GET is one indexed read and no JSON work.
+ *
+ * Versions live side by side as tables `profiles_v<N>`, each with its row in
+ * `checkpoints`; `meta` names the active one and the one being rebuilt. The
+ * active version is looked up in each operation, so a switch made by another
+ * process (the CLI's rebuild) takes effect at once.
  *
  * `synchronous = NORMAL` is enough here: the documents and the checkpoint
  * commit together, so after a power loss both roll back to the same point
@@ -14,14 +25,17 @@ import { ReadModel } from '../read-model.port';
  */
 export class SqliteReadModel implements ReadModel {
   private readonly db: Database.Database;
-  private readonly stmt: {
-    load: Database.Statement<[string, string], { state: string }>;
-    save: Database.Statement<[string, string, number, string, string]>;
-    body: Database.Statement<[string, string], { body: string }>;
-    checkpoint: Database.Statement<[], { commit_position: bigint; prepare_position: bigint }>;
-    saveCheckpoint: Database.Statement<[bigint, bigint]>;
+  private readonly byVersion = new Map<number, VersionStatements>();
+  private readonly meta: {
+    get: Database.Statement<[string], { value: number }>;
+    set: Database.Statement<[string, number]>;
+    remove: Database.Statement<[string]>;
+    tables: Database.Statement<[], { name: string }>;
+    checkpoint: Database.Statement<[number], { commit_position: bigint; prepare_position: bigint }>;
+    saveCheckpoint: Database.Statement<[number, bigint, bigint]>;
+    dropCheckpoint: Database.Statement<[number]>;
   };
-  private readonly applyInTransaction: (facts: readonly VisitorFact[], checkpoint: Position) => void;
+  private readonly applyToVersion: Database.Transaction<(version: number, facts: readonly VisitorFact[], checkpoint: Position) => void>;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -29,7 +43,156 @@ export class SqliteReadModel implements ReadModel {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 10000');
     this.db.exec(`
-      CREATE TABLE IF NOT EXISTS profiles (
+      CREATE TABLE IF NOT EXISTS meta (
+        key   TEXT    PRIMARY KEY,
+        value INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS checkpoints (
+        version          INTEGER PRIMARY KEY,
+        commit_position  INTEGER NOT NULL,
+        prepare_position INTEGER NOT NULL
+      );
+      INSERT OR IGNORE INTO meta (key, value) VALUES ('active', 1);
+    `);
+    this.meta = {
+      get: this.db.prepare('SELECT value FROM meta WHERE key = ?'),
+      set: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      remove: this.db.prepare('DELETE FROM meta WHERE key = ?'),
+      tables: this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'profiles_v%'"),
+      checkpoint: this.db
+        .prepare<[number], { commit_position: bigint; prepare_position: bigint }>(
+          'SELECT commit_position, prepare_position FROM checkpoints WHERE version = ?',
+        )
+        .safeIntegers(true),
+      saveCheckpoint: this.db.prepare(
+        `INSERT INTO checkpoints (version, commit_position, prepare_position) VALUES (?, ?, ?)
+         ON CONFLICT (version) DO UPDATE SET commit_position = excluded.commit_position, prepare_position = excluded.prepare_position`,
+      ),
+      dropCheckpoint: this.db.prepare('DELETE FROM checkpoints WHERE version = ?'),
+    };
+    this.applyToVersion = this.db.transaction((version: number, facts: readonly VisitorFact[], checkpoint: Position) =>
+      this.applyInTransaction(version, facts, checkpoint),
+    );
+    this.createVersion(this.active());
+  }
+
+  async getCheckpoint(): Promise<Position | undefined> {
+    return this.checkpointOf(this.active());
+  }
+
+  async apply(facts: readonly VisitorFact[], checkpoint: Position): Promise<void> {
+    // IMMEDIATE: take the write lock first, so two processes never deadlock upgrading a read.
+    this.applyToVersion.immediate(this.active(), facts, checkpoint);
+  }
+
+  async findProfileJson(environment: string, userId: string): Promise<string | undefined> {
+    return this.body(this.active(), environment, userId);
+  }
+
+  async versions(): Promise<ReadModelVersions> {
+    const building = this.meta.get.get('building')?.value;
+    return building === undefined ? { active: this.active() } : { active: this.active(), building };
+  }
+
+  async beginRebuild(): Promise<number> {
+    return this.db
+      .transaction(() => {
+        const building = this.meta.get.get('building')?.value;
+        if (building !== undefined) return building;
+        const active = this.active();
+        // The version replaced by the last rebuild is no longer read by anyone: make room.
+        for (const version of this.storedVersions()) if (version !== active) this.dropVersion(version);
+        const next = active + 1;
+        this.createVersion(next);
+        this.meta.set.run('building', next);
+        return next;
+      })
+      .immediate();
+  }
+
+  version(version: number): ReadModelView {
+    table(version);
+    return {
+      getCheckpoint: async () => this.checkpointOf(version),
+      apply: async (facts, checkpoint) => this.applyToVersion.immediate(version, facts, checkpoint),
+      findProfileJson: async (environment, userId) => this.body(version, environment, userId),
+    };
+  }
+
+  async activate(version: number): Promise<boolean> {
+    return this.db
+      .transaction(() => {
+        const active = this.active();
+        if (version === active) return true;
+        if (!this.storedVersions().includes(version)) throw new Error(`read model version ${version} does not exist`);
+        const built = this.checkpointOf(version);
+        const current = this.checkpointOf(active);
+        if (current !== undefined && (built === undefined || comparePositions(built, current) < 0)) return false;
+        this.meta.set.run('active', version);
+        if (this.meta.get.get('building')?.value === version) this.meta.remove.run('building');
+        return true;
+      })
+      .immediate();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  private applyInTransaction(version: number, facts: readonly VisitorFact[], checkpoint: Position): void {
+    const { load, save } = this.statements(version);
+    const touched = new Map<string, { before: Profile | undefined; after: Profile | undefined }>();
+    for (const fact of facts) {
+      const key = `${fact.environment}\u0000${fact.userId}`;
+      let entry = touched.get(key);
+      if (!entry) {
+        const row = load.get(fact.environment, fact.userId);
+        const before = row ? reviveProfile(row.state) : undefined;
+        entry = { before, after: before };
+        touched.set(key, entry);
+      }
+      entry.after = evolve(entry.after, fact);
+    }
+    for (const { before, after } of touched.values()) {
+      if (!after || after === before) continue;
+      save.run(after.environment, after.userId, after.revision, serializeProfile(after), JSON.stringify(toView(after)));
+    }
+    // Never backwards: two projectors (two processes on one data directory) may commit in either order.
+    const current = this.checkpointOf(version);
+    if (current === undefined || comparePositions(checkpoint, current) > 0) {
+      this.meta.saveCheckpoint.run(version, checkpoint.commit, checkpoint.prepare);
+    }
+  }
+
+  private body(version: number, environment: string, userId: string): string | undefined {
+    try {
+      return this.statements(version).body.get(environment, userId)?.body;
+    } catch (error) {
+      // A version dropped (here or by another process) holds no profile.
+      if (error instanceof Database.SqliteError && /no such table/.test(error.message)) {
+        this.byVersion.delete(version);
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  private active(): number {
+    return this.meta.get.get('active')!.value;
+  }
+
+  private checkpointOf(version: number): Position | undefined {
+    const row = this.meta.checkpoint.get(version);
+    return row ? position(row.commit_position, row.prepare_position) : undefined;
+  }
+
+  private storedVersions(): number[] {
+    return this.meta.tables.all().map((row) => Number(row.name.slice('profiles_v'.length)));
+  }
+
+  private createVersion(version: number): void {
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS ${table(version)} (
         environment TEXT    NOT NULL,
         user_id     TEXT    NOT NULL,
         revision    INTEGER NOT NULL,
@@ -37,71 +200,35 @@ export class SqliteReadModel implements ReadModel {
         body        TEXT    NOT NULL,
         PRIMARY KEY (environment, user_id)
       ) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS checkpoint (
-        id               INTEGER PRIMARY KEY CHECK (id = 1),
-        commit_position  INTEGER NOT NULL,
-        prepare_position INTEGER NOT NULL
-      );
     `);
-    this.stmt = {
-      load: this.db.prepare('SELECT state FROM profiles WHERE environment = ? AND user_id = ?'),
+  }
+
+  private dropVersion(version: number): void {
+    this.byVersion.delete(version);
+    this.db.exec(`DROP TABLE IF EXISTS ${table(version)}`);
+    this.meta.dropCheckpoint.run(version);
+  }
+
+  /** Statements of one version, prepared on first use (its table may have been made by another process). */
+  private statements(version: number): VersionStatements {
+    const cached = this.byVersion.get(version);
+    if (cached) return cached;
+    const name = table(version);
+    const statements: VersionStatements = {
+      load: this.db.prepare(`SELECT state FROM ${name} WHERE environment = ? AND user_id = ?`),
       save: this.db.prepare(
-        `INSERT INTO profiles (environment, user_id, revision, state, body) VALUES (?, ?, ?, ?, ?)
+        `INSERT INTO ${name} (environment, user_id, revision, state, body) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (environment, user_id) DO UPDATE SET
            revision = excluded.revision, state = excluded.state, body = excluded.body`,
       ),
-      body: this.db.prepare('SELECT body FROM profiles WHERE environment = ? AND user_id = ?'),
-      checkpoint: this.db
-        .prepare<[], { commit_position: bigint; prepare_position: bigint }>(
-          'SELECT commit_position, prepare_position FROM checkpoint WHERE id = 1',
-        )
-        .safeIntegers(true),
-      saveCheckpoint: this.db.prepare(
-        `INSERT INTO checkpoint (id, commit_position, prepare_position) VALUES (1, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET commit_position = excluded.commit_position, prepare_position = excluded.prepare_position`,
-      ),
+      body: this.db.prepare(`SELECT body FROM ${name} WHERE environment = ? AND user_id = ?`),
     };
-    this.applyInTransaction = this.db.transaction((facts: readonly VisitorFact[], checkpoint: Position) => {
-      const touched = new Map<string, { before: Profile | undefined; after: Profile | undefined }>();
-      for (const fact of facts) {
-        const key = `${fact.environment}\u0000${fact.userId}`;
-        let entry = touched.get(key);
-        if (!entry) {
-          const row = this.stmt.load.get(fact.environment, fact.userId);
-          const before = row ? reviveProfile(row.state) : undefined;
-          entry = { before, after: before };
-          touched.set(key, entry);
-        }
-        entry.after = evolve(entry.after, fact);
-      }
-      for (const { before, after } of touched.values()) {
-        if (!after || after === before) continue;
-        this.stmt.save.run(
-          after.environment,
-          after.userId,
-          after.revision,
-          serializeProfile(after),
-          JSON.stringify(toView(after)),
-        );
-      }
-      this.stmt.saveCheckpoint.run(checkpoint.commit, checkpoint.prepare);
-    });
+    this.byVersion.set(version, statements);
+    return statements;
   }
+}
 
-  async getCheckpoint(): Promise<Position | undefined> {
-    const row = this.stmt.checkpoint.get();
-    return row ? position(row.commit_position, row.prepare_position) : undefined;
-  }
-
-  async apply(facts: readonly VisitorFact[], checkpoint: Position): Promise<void> {
-    this.applyInTransaction(facts, checkpoint);
-  }
-
-  async findProfileJson(environment: string, userId: string): Promise<string | undefined> {
-    return this.stmt.body.get(environment, userId)?.body;
-  }
-
-  async close(): Promise<void> {
-    if (this.db.open) this.db.close();
-  }
+function table(version: number): string {
+  if (!Number.isSafeInteger(version) || version < 1) throw new RangeError(`invalid read model version ${version}`);
+  return `profiles_v${version}`;
 }

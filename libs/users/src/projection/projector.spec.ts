@@ -7,7 +7,7 @@ import {
   SubscribeOptions,
   position,
 } from '@visitorbase/event-store';
-import { ReadModel, ReadModelUnavailableError } from '@visitorbase/read-model';
+import { ReadModel, ReadModelUnavailableError, ReadModelView } from '@visitorbase/read-model';
 import { EVENT_TRACKED, VisitorFact } from '../domain/events';
 import { visitorStream } from '../domain/visitor-stream';
 import { Projector } from './projector';
@@ -33,7 +33,15 @@ class ScriptedStore implements Pick<EventStore, 'subscribeToAll'> {
 }
 
 /** Keeps what the projector applied, and can be told to fail the next applies. */
-class RecordingReadModel implements Pick<ReadModel, 'getCheckpoint' | 'apply'> {
+class RecordingReadModel implements Pick<ReadModel, 'getCheckpoint' | 'apply' | 'versions' | 'version'> {
+  async versions() {
+    return { active: 1 };
+  }
+
+  version(): ReadModelView {
+    return { getCheckpoint: () => this.getCheckpoint(), apply: (f, c) => this.apply(f, c), findProfileJson: async () => undefined };
+  }
+
   checkpoint?: Position;
   readonly applied: VisitorFact[] = [];
   failNextApplies = 0;

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { EVENT_STORE, EventStore, Position, RecordedEvent, formatPosition } from '@visitorbase/event-store';
-import { READ_MODEL, ReadModel } from '@visitorbase/read-model';
+import { READ_MODEL, ReadModel, ReadModelView } from '@visitorbase/read-model';
 import { VISITOR_STREAM_PREFIX } from '../domain/visitor-stream';
 import { VisitorFact } from '../domain/events';
 import { toFact } from './to-fact';
@@ -70,15 +70,29 @@ export class Projector {
     while (!signal.aborted) {
       let reason: string;
       try {
-        const after = await this.readModel.getCheckpoint();
+        // Follow one version of the read model: a rebuild may switch to another at any time.
+        const { active } = await this.readModel.versions();
+        const target = this.readModel.version(active);
+        const after = await target.getCheckpoint();
         this.lastApplied = after;
-        this.logger.log(`${resubscribing ? 'subscribing again' : 'following the visitor streams'} from ${describe(after)}`);
+        this.logger.log(
+          `${resubscribing ? 'subscribing again' : 'following the visitor streams'} into read model version ${active} from ${describe(after)}`,
+        );
+        let switchedTo: number | undefined;
         for await (const page of this.store.subscribeToAll({ after, streamPrefix: VISITOR_STREAM_PREFIX, signal })) {
-          await this.applyPage(page);
+          await this.applyPage(target, page);
           backoff = this.initialBackoffMs;
           if (signal.aborted) break;
+          switchedTo = await this.switchedFrom(active);
+          if (switchedTo !== undefined) break;
         }
         if (signal.aborted) break;
+        if (switchedTo !== undefined) {
+          // Not a failure: the new version has its own checkpoint, so follow it from there, now.
+          this.logger.log(`read model switched from version ${active} to ${switchedTo}`);
+          resubscribing = true;
+          continue;
+        }
         reason = 'the subscription ended';
       } catch (error) {
         if (signal.aborted) break;
@@ -91,11 +105,16 @@ export class Projector {
     }
   }
 
-  private async applyPage(page: readonly RecordedEvent[]): Promise<void> {
+  private async switchedFrom(version: number): Promise<number | undefined> {
+    const { active } = await this.readModel.versions();
+    return active === version ? undefined : active;
+  }
+
+  private async applyPage(target: ReadModelView, page: readonly RecordedEvent[]): Promise<void> {
     if (page.length === 0) return;
     const facts = page.map(toFact).filter((fact): fact is VisitorFact => fact !== undefined);
     const checkpoint = page[page.length - 1].position;
-    await this.readModel.apply(facts, checkpoint);
+    await target.apply(facts, checkpoint);
     this.lastApplied = checkpoint;
     const waiters = this.appliedWaiters;
     this.appliedWaiters = [];
