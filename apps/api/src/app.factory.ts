@@ -1,6 +1,14 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { AppConfig, KeyRing, registerApiKeyAuth, registerJsonOnly } from '@visitorbase/platform';
+import {
+  AppConfig,
+  KeyRing,
+  frameworkErrors,
+  registerApiKeyAuth,
+  registerJsonOnly,
+  registerRateLimit,
+  registerSecurityHeaders,
+} from '@visitorbase/platform';
 import { LIMITS } from '@visitorbase/users';
 import { AppModule } from './app.module';
 
@@ -19,6 +27,7 @@ export async function createApp(config: AppConfig, options: { logger?: false } =
     bodyLimit: LIMITS.bodyBytes,
     // A userId of 512 characters, percent-encoded, is far longer than Fastify's default of 100.
     routerOptions: { maxParamLength: 16 * 1024 },
+    frameworkErrors,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     bodyParser: false,
@@ -26,7 +35,9 @@ export async function createApp(config: AppConfig, options: { logger?: false } =
   });
   const fastify = app.getHttpAdapter().getInstance();
   registerJsonOnly(fastify, LIMITS.bodyBytes);
+  registerSecurityHeaders(fastify);
   registerApiKeyAuth(fastify, ring);
+  if (config.rateLimit) registerRateLimit(fastify, config.rateLimit);
   await app.init();
   return { app, createdKey };
 }

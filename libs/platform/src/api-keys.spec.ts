@@ -13,6 +13,14 @@ describe('KeyRing', () => {
     expect(ring.environments).toEqual(['production', 'development']);
   });
 
+  it('tells apart two keys of the same environment, without revealing either', () => {
+    const ring = KeyRing.fromApiKeysVariable('production:KEY1,production:KEY2,development:KEY3');
+    expect(ring.identify('API-Key KEY1')).toEqual({ environment: 'production', keyId: 0 });
+    expect(ring.identify('API-Key KEY2')).toEqual({ environment: 'production', keyId: 1 });
+    expect(ring.identify('API-Key KEY3')).toEqual({ environment: 'development', keyId: 2 });
+    expect(ring.identify('API-Key KEY4')).toBeUndefined();
+  });
+
   it('keeps a colon inside a key', () => {
     expect(KeyRing.fromApiKeysVariable('production:a:b').authenticate('API-Key a:b')).toBe('production');
   });

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isEnvironmentName } from '@visitorbase/users/domain';
 import { ConfigError } from './config';
@@ -40,14 +40,23 @@ export class KeyRing {
 
   /** The environment of the key in an `Authorization: API-Key <key>` header, if any. */
   authenticate(authorization: string | undefined): string | undefined {
+    return this.identify(authorization)?.environment;
+  }
+
+  /**
+   * The environment of the key in the header and which of the ring's keys it
+   * is (`keyId`, its index: it names the key without revealing anything of
+   * it), if any. Every digest is compared, whichever matches.
+   */
+  identify(authorization: string | undefined): { environment: string; keyId: number } | undefined {
     if (authorization === undefined) return undefined;
     const match = SCHEME.exec(authorization);
     if (!match) return undefined;
     const presented = createHash('sha256').update(match[1], 'utf8').digest();
-    let found: string | undefined;
-    for (const { environment, digest } of this.digests) {
-      if (timingSafeEqual(presented, digest) && found === undefined) found = environment;
-    }
+    let found: { environment: string; keyId: number } | undefined;
+    this.digests.forEach(({ environment, digest }, keyId) => {
+      if (timingSafeEqual(presented, digest) && found === undefined) found = { environment, keyId };
+    });
     return found;
   }
 
@@ -93,4 +102,25 @@ export class KeyRing {
     });
     return { ring: new KeyRing([{ environment: 'development', sha256: hashKey(key) }]), createdKey: key };
   }
+}
+
+/**
+ * Makes a new random key for `environment` and adds its hash to the key file
+ * under the data directory (creating it if need be). The key itself is
+ * returned to be shown once, and kept nowhere.
+ */
+export function addKeyToDataDir(dataDir: string, environment: string): { key: string; file: string } {
+  if (!isEnvironmentName(environment)) {
+    throw new ConfigError(`environment names are 1 to 64 letters, digits and _, got ${JSON.stringify(environment)}`);
+  }
+  const file = join(dataDir, KEY_FILE);
+  const keys: StoredKey[] = existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { keys?: StoredKey[] }).keys ?? []) : [];
+  const key = generateKey();
+  keys.push({ environment, sha256: hashKey(key) });
+  mkdirSync(dataDir, { recursive: true });
+  // Written beside, then renamed: a service starting meanwhile reads the old file or the new one, never half.
+  const partial = `${file}.${process.pid}.tmp`;
+  writeFileSync(partial, JSON.stringify({ keys }, null, 2) + '\n', { mode: 0o600 });
+  renameSync(partial, file);
+  return { key, file };
 }

@@ -59,3 +59,23 @@ describe('redactUrl', () => {
     expect(redactUrl('esdb://localhost:2113?tls=false')).toBe('esdb://localhost:2113?tls=false');
   });
 });
+
+describe('loadConfig: rate limit', () => {
+  it('is off unless RATE_LIMIT_PER_SECOND is set above 0', () => {
+    expect(loadConfig({}).rateLimit).toBeUndefined();
+    expect(loadConfig({ RATE_LIMIT_PER_SECOND: '' }).rateLimit).toBeUndefined();
+    expect(loadConfig({ RATE_LIMIT_PER_SECOND: '0' }).rateLimit).toBeUndefined();
+  });
+
+  it('defaults the burst to one second of requests', () => {
+    expect(loadConfig({ RATE_LIMIT_PER_SECOND: '50' }).rateLimit).toEqual({ perSecond: 50, burst: 50 });
+    expect(loadConfig({ RATE_LIMIT_PER_SECOND: '0.5' }).rateLimit).toEqual({ perSecond: 0.5, burst: 1 });
+    expect(loadConfig({ RATE_LIMIT_PER_SECOND: '50', RATE_LIMIT_BURST: '200' }).rateLimit).toEqual({ perSecond: 50, burst: 200 });
+  });
+
+  it('says what is wrong with a malformed value', () => {
+    expect(() => loadConfig({ RATE_LIMIT_PER_SECOND: 'lots' })).toThrow(/RATE_LIMIT_PER_SECOND must be a number/);
+    expect(() => loadConfig({ RATE_LIMIT_PER_SECOND: '-1' })).toThrow(/RATE_LIMIT_PER_SECOND must be a number/);
+    expect(() => loadConfig({ RATE_LIMIT_PER_SECOND: '5', RATE_LIMIT_BURST: '0.5' })).toThrow(/RATE_LIMIT_BURST must be at least 1/);
+  });
+});

@@ -15,6 +15,8 @@ export interface AppConfig {
   readonly eventStore?: EventStoreBackend;
   /** Where profiles and the checkpoint are kept; the embedded SQLite file when absent. */
   readonly readModel?: ReadModelBackend;
+  /** Requests per second (and burst) allowed to each API key; unlimited when absent. */
+  readonly rateLimit?: { readonly perSecond: number; readonly burst: number };
 }
 
 export type EventStoreBackend = { readonly kind: 'sqlite' } | { readonly kind: 'eventstoredb'; readonly url: string };
@@ -40,6 +42,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     consistencyTimeoutMs: parseInteger('CONSISTENCY_TIMEOUT_MS', env.CONSISTENCY_TIMEOUT_MS, 2000, 0, 60_000),
     eventStore: parseEventStore(env),
     readModel: parseReadModel(env),
+    rateLimit: parseRateLimit(env),
   };
 }
 
@@ -92,6 +95,24 @@ function requireUrl(
     throw new ConfigError(`${name} must look like ${example}, got ${JSON.stringify(redactUrl(url))}`);
   }
   return url;
+}
+
+/** `RATE_LIMIT_PER_SECOND` unset or 0: no limit. The burst defaults to one second's worth. */
+function parseRateLimit(env: NodeJS.ProcessEnv): AppConfig['rateLimit'] {
+  const perSecond = positiveNumber('RATE_LIMIT_PER_SECOND', env.RATE_LIMIT_PER_SECOND);
+  if (perSecond === undefined || perSecond === 0) return undefined;
+  const burst = positiveNumber('RATE_LIMIT_BURST', env.RATE_LIMIT_BURST) || Math.max(1, Math.ceil(perSecond));
+  if (burst < 1) throw new ConfigError(`RATE_LIMIT_BURST must be at least 1, got ${JSON.stringify(env.RATE_LIMIT_BURST)}`);
+  return { perSecond, burst };
+}
+
+function positiveNumber(name: string, text: string | undefined): number | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) {
+    throw new ConfigError(`${name} must be a number, 0 or more, got ${JSON.stringify(text)}`);
+  }
+  return value;
 }
 
 function parsePort(text: string | undefined): number {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { KeyRing } from '../api-keys';
-import { ENVIRONMENT_PROPERTY, AuthenticatedRequest } from './environment.decorator';
+import { ENVIRONMENT_PROPERTY, KEY_ID_PROPERTY, AuthenticatedRequest } from './environment.decorator';
 
 const PROTECTED_PREFIX = '/v2/';
 
@@ -20,8 +20,8 @@ export function registerApiKeyAuth(fastify: FastifyInstance, keys: KeyRing): voi
   fastify.addHook('onRequest', (request, reply, done) => {
     if (!request.url.startsWith(PROTECTED_PREFIX)) return done();
     const header = request.headers.authorization;
-    const environment = keys.authenticate(header);
-    if (environment === undefined) {
+    const key = keys.identify(header);
+    if (key === undefined) {
       reply
         .code(401)
         .header('www-authenticate', 'API-Key')
@@ -29,7 +29,8 @@ export function registerApiKeyAuth(fastify: FastifyInstance, keys: KeyRing): voi
         .send(header === undefined ? MISSING : UNKNOWN);
       return;
     }
-    (request as unknown as AuthenticatedRequest)[ENVIRONMENT_PROPERTY] = environment;
+    (request as unknown as AuthenticatedRequest)[ENVIRONMENT_PROPERTY] = key.environment;
+    (request as unknown as AuthenticatedRequest)[KEY_ID_PROPERTY] = key.keyId;
     done();
   });
 }

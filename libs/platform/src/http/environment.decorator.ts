@@ -3,8 +3,12 @@ import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 /** Where the API-key hook leaves the caller's environment on the request. */
 export const ENVIRONMENT_PROPERTY = 'visitorbaseEnvironment';
 
+/** Where it leaves which key of the ring authenticated it. */
+export const KEY_ID_PROPERTY = 'visitorbaseKeyId';
+
 export interface AuthenticatedRequest {
   [ENVIRONMENT_PROPERTY]?: string;
+  [KEY_ID_PROPERTY]?: number;
 }
 
 /** The environment of the API key that authenticated the request. */

@@ -1,0 +1,24 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import { setSecurityHeaders } from './security-headers.hook';
+
+/**
+ * Errors Fastify raises while routing, before Nest sees the request: a path
+ * that is not valid percent-encoded UTF-8, or a path segment over the router's
+ * limit. Answered in the API's `{statusCode, error, message}` shape, without
+ * echoing the path back (it can be many kilobytes). Fastify sends these
+ * before any route's hooks, so the security headers are set here.
+ */
+export function frameworkErrors(error: Error & { code?: string }, _request: FastifyRequest, reply: FastifyReply): void {
+  const [status, message] =
+    error.code === 'FST_ERR_BAD_URL'
+      ? [400, 'The path is not valid percent-encoded UTF-8: encode a userId with encodeURIComponent']
+      : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? [414, 'A path segment is too long: a userId has at most 512 characters']
+        : [400, 'The request could not be routed'];
+  reply.type('application/json; charset=utf-8');
+  setSecurityHeaders(reply);
+  void reply
+    .code(status)
+    .send(JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message }));
+}
