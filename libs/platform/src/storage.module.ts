@@ -10,11 +10,17 @@ import { AppConfig, redactUrl } from './config';
 export const EVENT_STORE_FILE = 'events.sqlite';
 export const READ_MODEL_FILE = 'read-model.sqlite';
 
-/** A configured backend could not be opened at start; the process cannot serve without it. */
+/**
+ * A configured backend could not be opened at start; the process cannot serve
+ * without it. Meant for whoever runs the process: the message names the
+ * backend, its URL and the reason, and is all that is printed, since the
+ * stack and the client's own error chain would bury it.
+ */
 export class StorageStartError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(message: string) {
+    super(message);
     this.name = 'StorageStartError';
+    this.stack = `${this.name}: ${message}`;
   }
 }
 
@@ -79,6 +85,6 @@ async function opening<T>(what: string, where: string, url: string, open: () => 
       .split('\n')[0]
       .split(url)
       .join(redactUrl(url));
-    throw new StorageStartError(`cannot open the ${what}, ${where}: ${reason}`, { cause: error });
+    throw new StorageStartError(`cannot open the ${what}, ${where}: ${reason}`);
   }
 }
