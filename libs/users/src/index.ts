@@ -10,3 +10,4 @@ export * from './projection/rebuild';
 export * from './projection/to-fact';
 export * from './users.module';
 export * from './queries/replay-events/replay-events';
+export * from './projection/status';

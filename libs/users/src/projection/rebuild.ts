@@ -1,5 +1,5 @@
 import { EventStore, Position } from '@visitorbase/event-store';
-import { ReadModel } from '@visitorbase/read-model';
+import { ReadModelView } from '@visitorbase/read-model';
 import { VisitorFact } from '../domain/events';
 import { VISITOR_STREAM_PREFIX } from '../domain/visitor-stream';
 import { toFact } from './to-fact';
@@ -41,7 +41,7 @@ export interface RebuildResult {
  */
 export async function rebuildReadModel(
   store: EventStore,
-  readModel: ReadModel,
+  readModel: ReadModelView,
   options: RebuildOptions = {},
 ): Promise<RebuildResult> {
   const pageSize = options.pageSize ?? REBUILD_PAGE_SIZE;

@@ -1,0 +1,38 @@
+import { parseArgs } from 'node:util';
+import { addKeyToDataDir } from '@visitorbase/platform';
+import { UsageError } from '../cli-error';
+
+export const KEYS_USAGE = `Usage: visitorbase keys create --env NAME
+
+Makes a new random API key for environment NAME and prints it once. Only its
+SHA-256 hash is stored, in api-keys.json under DATA_DIR, which the service
+reads at start when API_KEYS is not set; with API_KEYS, add the printed entry
+to it instead.
+
+Options:
+  --env NAME   the environment the key writes to and reads from
+  -h, --help   this help
+`;
+
+export async function keys(args: string[], dataDir: string): Promise<void> {
+  const [command, ...rest] = args;
+  if (command === undefined || command === '-h' || command === '--help') {
+    process.stdout.write(KEYS_USAGE);
+    return;
+  }
+  if (command !== 'create') throw new UsageError(`unknown command "keys ${command}"\n\n${KEYS_USAGE}`);
+  const { values } = parseArgs({ args: rest, strict: true, options: { env: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    process.stdout.write(KEYS_USAGE);
+    return;
+  }
+  if (!values.env) throw new UsageError(`--env NAME is required\n\n${KEYS_USAGE}`);
+  const { key, file } = addKeyToDataDir(dataDir, values.env);
+  process.stdout.write(
+    `A new API key for environment "${values.env}". It is shown only this once:\n\n` +
+      `    Authorization: API-Key ${key}\n\n` +
+      `Its hash was added to ${file}; restart the service to accept it.\n` +
+      `If the service is configured with API_KEYS, add this entry to it instead:\n\n` +
+      `    ${values.env}:${key}\n`,
+  );
+}

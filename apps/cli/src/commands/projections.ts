@@ -1,0 +1,170 @@
+import { parseArgs } from 'node:util';
+import { EventStore, Position, formatPosition } from '@visitorbase/event-store';
+import { ReadModel } from '@visitorbase/read-model';
+import { projectionStatus, rebuildReadModel } from '@visitorbase/users';
+import { UsageError } from '../cli-error';
+import { Progress } from '../progress';
+
+export const PROJECTIONS_USAGE = `Usage: visitorbase projections <command> [options]
+
+Commands:
+  status      where the users projection stands: read model version,
+              checkpoint, head of the log, lag in events and milliseconds
+  rebuild     rebuild the read model from the log into a new version beside
+              the current one, then switch reads to it atomically
+
+Run "visitorbase projections <command> --help" for its options.
+`;
+
+export const STATUS_USAGE = `Usage: visitorbase projections status [--json]
+
+Prints the active read model version (and one being rebuilt), the position
+of the last event applied, the head of the log, and the lag: visitor events
+not yet applied, and how long the oldest of them has waited.
+
+Options:
+  --json       one JSON object instead of text
+  -h, --help   this help
+`;
+
+export const REBUILD_USAGE = `Usage: visitorbase projections rebuild [--dry-run]
+
+Folds every visitor event of the log into a new version of the read model
+while the service keeps serving reads from the current one, then switches
+reads (and the running projector) to the new version atomically. Interrupted,
+it resumes where it stopped when run again.
+
+Options:
+  --dry-run    say what would be done, and do nothing
+  -h, --help   this help
+`;
+
+export interface Stores {
+  readonly events: () => Promise<EventStore>;
+  readonly readModel: () => Promise<ReadModel>;
+}
+
+export async function projections(args: string[], stores: Stores): Promise<void> {
+  const [command, ...rest] = args;
+  switch (command) {
+    case 'status':
+      return status(rest, stores);
+    case 'rebuild':
+      return rebuild(rest, stores);
+    case undefined:
+    case '-h':
+    case '--help':
+      process.stdout.write(PROJECTIONS_USAGE);
+      return;
+    default:
+      throw new UsageError(`unknown command "projections ${command}"\n\n${PROJECTIONS_USAGE}`);
+  }
+}
+
+async function status(args: string[], stores: Stores): Promise<void> {
+  const { values } = parseArgs({ args, strict: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    process.stdout.write(STATUS_USAGE);
+    return;
+  }
+  const [events, readModel] = await Promise.all([stores.events(), stores.readModel()]);
+  try {
+    const s = await projectionStatus(events, readModel);
+    const text = (p: Position | undefined) => (p === undefined ? null : formatPosition(p));
+    if (values.json) {
+      process.stdout.write(
+        `${JSON.stringify({
+          activeVersion: s.versions.active,
+          buildingVersion: s.versions.building ?? null,
+          checkpoint: text(s.checkpoint),
+          buildingCheckpoint: text(s.buildingCheckpoint),
+          head: text(s.head),
+          lagEvents: s.lagEvents,
+          lagEventsCapped: s.lagEventsCapped,
+          lagMs: s.lagMs,
+        })}\n`,
+      );
+      return;
+    }
+    const lines = [
+      `read model version  ${s.versions.active}`,
+      ...(s.versions.building !== undefined
+        ? [`rebuilding version  ${s.versions.building} (at ${text(s.buildingCheckpoint) ?? 'the start of the log'})`]
+        : []),
+      `checkpoint          ${text(s.checkpoint) ?? 'none (nothing applied yet)'}`,
+      `head of the log     ${text(s.head) ?? 'none (the log is empty)'}`,
+      `lag                 ${s.lagEventsCapped ? 'more than ' : ''}${s.lagEvents} events, ${s.lagMs} ms`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    await Promise.all([events.close(), readModel.close()]);
+  }
+}
+
+async function rebuild(args: string[], stores: Stores): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: { 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    process.stdout.write(REBUILD_USAGE);
+    return;
+  }
+  const [events, readModel] = await Promise.all([stores.events(), stores.readModel()]);
+  try {
+    const { active, building } = await readModel.versions();
+    const head = await events.headPosition();
+    const headText = head === undefined ? 'the log is empty' : `head of the log at ${formatPosition(head)}`;
+    if (values['dry-run']) {
+      const resume = building === undefined ? undefined : await readModel.version(building).getCheckpoint();
+      process.stdout.write(
+        building === undefined
+          ? `would rebuild the read model into version ${active + 1} from the start of the log (${headText}), then switch reads from version ${active} to it\n`
+          : `would resume rebuilding version ${building} from ${resume ? formatPosition(resume) : 'the start of the log'} (${headText}), then switch reads from version ${active} to it\n`,
+      );
+      return;
+    }
+    const target = await readModel.beginRebuild();
+    const view = readModel.version(target);
+    const from = await view.getCheckpoint();
+    process.stderr.write(
+      `rebuilding read model version ${target} ${from ? `from ${formatPosition(from)}` : 'from the start of the log'} (${headText}); reads stay on version ${active}\n`,
+    );
+    const abort = new AbortController();
+    const stop = () => abort.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    const progress = new Progress('rebuild');
+    let total = 0;
+    try {
+      // The live projector keeps moving the active version on: catch up to it, switch, or go round again.
+      for (;;) {
+        const headNow = await events.headPosition();
+        const result = await rebuildReadModel(events, view, {
+          signal: abort.signal,
+          onProgress: (p) =>
+            progress.update(total + p.events, headNow && headNow.commit > 0n ? Number((p.position.commit * 10_000n) / headNow.commit) / 10_000 : undefined),
+        });
+        total += result.events;
+        if (abort.signal.aborted) {
+          progress.done();
+          process.stderr.write(`rebuild interrupted after ${total} events; run it again to resume\n`);
+          process.exitCode = 130;
+          return;
+        }
+        if (await readModel.activate(target)) break;
+      }
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+    progress.done();
+    const at = await view.getCheckpoint();
+    process.stdout.write(
+      `read model version ${target} is active (rebuilt from ${total} events, at ${at ? formatPosition(at) : 'the start of the log'}); version ${active} is kept until the next rebuild\n`,
+    );
+  } finally {
+    await Promise.all([events.close(), readModel.close()]);
+  }
+}

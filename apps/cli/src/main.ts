@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { ConfigError, loadConfig, openEventStore, openReadModel } from '@visitorbase/platform';
+import { UsageError } from './cli-error';
+import { keys } from './commands/keys';
+import { projections } from './commands/projections';
+import { replay } from './commands/replay';
+
+const USAGE = `Usage: visitorbase <command> [options]
+
+Commands:
+  replay                 write raw events as NDJSON, with filters
+  projections status     where the read model stands against the log
+  projections rebuild    rebuild the read model beside the live one, then switch
+  keys create --env N    make a new API key
+
+It works on the stores the environment selects, as the service does:
+DATA_DIR (default ./data), EVENT_STORE and EVENTSTORE_URL, READ_MODEL and MONGODB_URL.
+Run "visitorbase <command> --help" for the options of a command.
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...args] = argv;
+  const config = loadConfig();
+  const stores = { events: () => openEventStore(config), readModel: () => openReadModel(config) };
+  switch (command) {
+    case 'replay':
+      return replay(args, stores.events);
+    case 'projections':
+      return projections(args, stores);
+    case 'keys':
+      return keys(args, config.dataDir);
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  const usage = error instanceof UsageError || (error as NodeJS.ErrnoException)?.code?.startsWith('ERR_PARSE_ARGS');
+  process.stderr.write(`visitorbase: ${(error as Error)?.message ?? String(error)}\n`);
+  if (!usage && !(error instanceof ConfigError) && process.env.DEBUG) process.stderr.write(`${(error as Error)?.stack}\n`);
+  process.exit(usage ? 2 : 1);
+});

@@ -1,0 +1,49 @@
+/**
+ * A one-line progress bar with rate and ETA, drawn on stderr only when stderr
+ * is a terminal: stdout stays clean for data, and logs stay clean of bars.
+ */
+export class Progress {
+  private readonly started = Date.now();
+  private lastDraw = 0;
+  private readonly enabled: boolean;
+
+  constructor(
+    private readonly label: string,
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+  ) {
+    this.enabled = Boolean(stream.isTTY);
+  }
+
+  /** `fraction` in [0, 1] when the total is known. */
+  update(done: number, fraction?: number): void {
+    if (!this.enabled) return;
+    const now = Date.now();
+    if (now - this.lastDraw < 100) return;
+    this.lastDraw = now;
+    const seconds = Math.max((now - this.started) / 1000, 0.001);
+    const rate = done / seconds;
+    let line = `${this.label} ${done.toLocaleString('en-US')} events, ${formatRate(rate)}/s`;
+    if (fraction !== undefined && fraction > 0) {
+      const clamped = Math.min(Math.max(fraction, 0), 1);
+      const width = 30;
+      const filled = Math.round(clamped * width);
+      const eta = clamped > 0 ? (seconds / clamped) * (1 - clamped) : Infinity;
+      line = `${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(clamped * 100).toFixed(1)}% ${done.toLocaleString('en-US')} events, ${formatRate(rate)}/s, ETA ${formatSeconds(eta)}`;
+    }
+    this.stream.write(`\r${line}\u001b[K`);
+  }
+
+  done(): void {
+    if (this.enabled) this.stream.write('\n');
+  }
+}
+
+function formatRate(rate: number): string {
+  return rate >= 1000 ? `${(rate / 1000).toFixed(1)}k` : rate.toFixed(0);
+}
+
+function formatSeconds(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  if (seconds < 60) return `${Math.ceil(seconds)}s`;
+  return `${Math.floor(seconds / 60)}m${String(Math.ceil(seconds % 60)).padStart(2, '0')}s`;
+}

@@ -1,0 +1,57 @@
+import { EventStore, Position, comparePositions } from '@visitorbase/event-store';
+import { ReadModel, ReadModelVersions } from '@visitorbase/read-model';
+import { VISITOR_STREAM_PREFIX } from '../domain/visitor-stream';
+
+export interface ProjectionStatus {
+  readonly versions: ReadModelVersions;
+  /** Last position applied to the active version. */
+  readonly checkpoint?: Position;
+  /** Last position applied to the version being rebuilt. */
+  readonly buildingCheckpoint?: Position;
+  /** Last event of the log. */
+  readonly head?: Position;
+  /** Visitor events in the log past the checkpoint, counted up to `countLimit`. */
+  readonly lagEvents: number;
+  /** Whether there were more than `lagEvents`. */
+  readonly lagEventsCapped: boolean;
+  /** How long the oldest event not yet applied has been waiting, in milliseconds; 0 when caught up. */
+  readonly lagMs: number;
+}
+
+/** Where the projection stands against the log, for operators and metrics. */
+export async function projectionStatus(
+  store: EventStore,
+  readModel: ReadModel,
+  options: { countLimit?: number; now?: number } = {},
+): Promise<ProjectionStatus> {
+  const countLimit = options.countLimit ?? 1_000_000;
+  const versions = await readModel.versions();
+  const [checkpoint, head, buildingCheckpoint] = await Promise.all([
+    readModel.getCheckpoint(),
+    store.headPosition(),
+    versions.building === undefined ? undefined : readModel.version(versions.building).getCheckpoint(),
+  ]);
+  let lagEvents = 0;
+  let lagEventsCapped = false;
+  let oldestWaiting: number | undefined;
+  if (head !== undefined && (checkpoint === undefined || comparePositions(head, checkpoint) > 0)) {
+    for await (const event of store.readAll({ after: checkpoint, streamPrefix: VISITOR_STREAM_PREFIX })) {
+      oldestWaiting ??= event.recordedAt;
+      if (lagEvents >= countLimit) {
+        lagEventsCapped = true;
+        break;
+      }
+      lagEvents += 1;
+    }
+  }
+  const now = options.now ?? Date.now();
+  return {
+    versions,
+    ...(checkpoint ? { checkpoint } : {}),
+    ...(buildingCheckpoint ? { buildingCheckpoint } : {}),
+    ...(head ? { head } : {}),
+    lagEvents,
+    lagEventsCapped,
+    lagMs: oldestWaiting === undefined ? 0 : Math.max(0, now - oldestWaiting),
+  };
+}

@@ -1,0 +1,209 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import request from 'supertest';
+import { SqliteEventStore } from '@visitorbase/event-store';
+import { SqliteReadModel } from '@visitorbase/read-model';
+import { rebuildReadModel } from '@visitorbase/users';
+import { DEV_KEY, PROD_KEY, RunningApp, startApp, tempDataDir } from './support';
+
+const CLI = join(__dirname, '../../dist/apps/cli/src/main.js');
+const dev = { Authorization: `API-Key ${DEV_KEY}` };
+const prod = { Authorization: `API-Key ${PROD_KEY}` };
+
+function cli(dataDir: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" (npm test does it first)`);
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH, DATA_DIR: dataDir, NO_COLOR: '1' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The same, without blocking this process: the in-process service keeps answering meanwhile. */
+function cliAsync(dataDir: string, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, DATA_DIR: dataDir, NO_COLOR: '1' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => (stderr += c));
+  return new Promise((resolve) => child.once('exit', (status) => resolve({ status, stdout, stderr })));
+}
+
+const lines = (text: string) => (text === '' ? [] : text.trimEnd().split('\n').map((l) => JSON.parse(l)));
+
+describe('the visitorbase command line', () => {
+  const data = tempDataDir();
+  let running: RunningApp;
+  let http: ReturnType<typeof request>;
+  const visitors = 200;
+
+  const profiles = async (): Promise<Map<string, string>> => {
+    const all = new Map<string, string>();
+    for (let v = 0; v < visitors; v++) {
+      const res = await http.get(`/v2/users/${encodeURIComponent(`user ${v}/x`)}`).set(dev);
+      expect(res.status).toBe(200);
+      all.set(`user ${v}/x`, res.text);
+    }
+    return all;
+  };
+
+  beforeAll(async () => {
+    running = await startApp(data.dir);
+    http = request(running.url);
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(
+        Array.from({ length: visitors }, (_, v) =>
+          http
+            .post('/v2/users')
+            .set(dev)
+            .set('Content-Type', 'application/json')
+            .send(
+              JSON.stringify({
+                userId: `user ${v}/x`,
+                attributes: { round, 'a.b': v, ...(round === 0 ? { first: true } : {}) },
+                events: [{ event: `E${v % 3}`, timestamp: 1000 - round * 10 + v }, { event: 'Seen' }],
+                ...(round === 4 ? { emailAddress: `u${v}@example.com` } : {}),
+              }),
+            )
+            .expect(202),
+        ),
+      );
+    }
+    await http.post('/v2/users').set(prod).set('Content-Type', 'application/json').send('{"userId":"other"}').expect(202);
+    await running.caughtUp();
+  });
+  afterAll(async () => {
+    await running?.close();
+    data.remove();
+  });
+
+  it('prints help for every command', () => {
+    for (const args of [['--help'], ['replay', '--help'], ['projections', '--help'], ['projections', 'status', '--help'], ['projections', 'rebuild', '--help'], ['keys', '--help'], ['keys', 'create', '--help']]) {
+      const out = cli(data.dir, ...args);
+      expect(out.status).toBe(0);
+      expect(out.stdout).toMatch(/^Usage: visitorbase/);
+    }
+    const wrong = cli(data.dir, 'replay', '--nope');
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toContain("Unknown option '--nope'");
+  });
+
+  it('replays every event in global order, data byte for byte as stored, and nothing else on stdout', () => {
+    const out = cli(data.dir, 'replay');
+    expect(out.status).toBe(0);
+    const all = lines(out.stdout);
+    expect(all).toHaveLength(5 * visitors * 3 + 1);
+    const db = new Database(join(data.dir, 'events.sqlite'), { readonly: true });
+    try {
+      const rows = db.prepare('SELECT position, stream, revision, type, data, recorded_at FROM events ORDER BY position').all() as Array<{
+        position: number;
+        stream: string;
+        revision: number;
+        type: string;
+        data: string;
+        recorded_at: number;
+      }>;
+      expect(all.map((l) => [Number(l.position), l.stream, l.revision, l.type, JSON.stringify(l.data), l.recordedAt])).toEqual(
+        rows.map((r) => [r.position, r.stream, r.revision, r.type, r.data, r.recorded_at]),
+      );
+    } finally {
+      db.close();
+    }
+  });
+
+  it('filters exactly what it says', () => {
+    const all = lines(cli(data.dir, 'replay').stdout);
+    const pick = (...args: string[]) => lines(cli(data.dir, 'replay', ...args).stdout);
+    expect(pick('--env', 'production')).toEqual(all.filter((l) => l.environment === 'production'));
+    expect(pick('--env', 'development', '--user', 'user 7/x')).toEqual(all.filter((l) => l.environment === 'development' && l.userId === 'user 7/x'));
+    expect(pick('--user', 'user 7/x')).toEqual(all.filter((l) => l.userId === 'user 7/x'));
+    expect(pick('--type', 'UserUpserted')).toEqual(all.filter((l) => l.type === 'UserUpserted'));
+    const mid = all[Math.floor(all.length / 2)];
+    expect(pick('--from-position', mid.position)).toEqual(all.filter((l) => Number(l.position) > Number(mid.position)));
+    expect(pick('--since', String(mid.recordedAt))).toEqual(all.filter((l) => l.recordedAt >= mid.recordedAt));
+    expect(pick('--until', new Date(mid.recordedAt).toISOString())).toEqual(all.filter((l) => l.recordedAt < mid.recordedAt));
+    expect(pick('--limit', '3', '--type', 'EventTracked')).toEqual(all.filter((l) => l.type === 'EventTracked').slice(0, 3));
+    const file = join(data.dir, 'out.ndjson');
+    expect(cli(data.dir, 'replay', '--out', file, '--env', 'production').stdout).toBe('');
+    expect(lines(readFileSync(file, 'utf8'))).toEqual(all.filter((l) => l.environment === 'production'));
+    const bad = cli(data.dir, 'replay', '--since', 'yesterday', '--limit', '0');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--since must be milliseconds since the epoch or an ISO 8601 time');
+  });
+
+  it('reports the projection status', () => {
+    const out = cli(data.dir, 'projections', 'status', '--json');
+    expect(out.status).toBe(0);
+    const status = JSON.parse(out.stdout);
+    expect(status).toEqual(
+      expect.objectContaining({ activeVersion: 1, buildingVersion: null, lagEvents: 0, lagMs: 0, head: String(5 * visitors * 3 + 1) }),
+    );
+    expect(status.checkpoint).toBe(status.head);
+    expect(cli(data.dir, 'projections', 'status').stdout).toContain('lag                 0 events, 0 ms');
+  });
+
+  it('rebuilds beside the live read model, resumes after an interruption, and switches to identical profiles while reads go on', async () => {
+    const before = await profiles();
+    const dry = cli(data.dir, 'projections', 'rebuild', '--dry-run');
+    expect(dry.stdout).toContain('would rebuild the read model into version 2 from the start of the log');
+    expect(JSON.parse(cli(data.dir, 'projections', 'status', '--json').stdout).buildingVersion).toBeNull();
+
+    // A rebuild that stops after a few pages, as an interrupted one would.
+    const events = new SqliteEventStore(join(data.dir, 'events.sqlite'));
+    const readModel = new SqliteReadModel(join(data.dir, 'read-model.sqlite'));
+    const abort = new AbortController();
+    let pages = 0;
+    const target = await readModel.beginRebuild();
+    await rebuildReadModel(events, readModel.version(target), {
+      pageSize: 100,
+      signal: abort.signal,
+      onProgress: () => ++pages === 3 && abort.abort(),
+    });
+    await events.close();
+    await readModel.close();
+    const status = JSON.parse(cli(data.dir, 'projections', 'status', '--json').stdout);
+    expect(status).toEqual(expect.objectContaining({ activeVersion: 1, buildingVersion: 2, buildingCheckpoint: '300' }));
+    expect(cli(data.dir, 'projections', 'rebuild', '--dry-run').stdout).toContain('would resume rebuilding version 2 from 300');
+
+    // Reads keep answering from the live version during the rebuild.
+    let reading = true;
+    const readStatuses: number[] = [];
+    const reader = (async () => {
+      while (reading) readStatuses.push((await http.get('/v2/users/user%203%2Fx').set(dev)).status);
+    })();
+    const rebuild = await cliAsync(data.dir, 'projections', 'rebuild');
+    reading = false;
+    await reader;
+    expect(rebuild.stderr).toContain('rebuilding read model version 2 from 300');
+    expect(rebuild.status).toBe(0);
+    expect(rebuild.stdout).toContain('read model version 2 is active');
+    expect(readStatuses.length).toBeGreaterThan(1);
+    expect(new Set(readStatuses)).toEqual(new Set([200]));
+    expect(JSON.parse(cli(data.dir, 'projections', 'status', '--json').stdout)).toEqual(
+      expect.objectContaining({ activeVersion: 2, buildingVersion: null, lagEvents: 0 }),
+    );
+    expect(await profiles()).toEqual(before);
+
+    // The live projector follows the new version.
+    await http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send('{"userId":"user 3/x","events":[{"event":"After","timestamp":1}]}').expect(202);
+    await running.caughtUp();
+    const after = JSON.parse((await http.get('/v2/users/user%203%2Fx').set(dev)).text);
+    expect(after.events[0]).toEqual({ event: 'After', count: 1, createdAt: 1, updatedAt: 1 });
+    expect(after.id).toBe(JSON.parse(before.get('user 3/x')!).id);
+  });
+
+  it('creates keys that are stored only as hashes', () => {
+    const out = cli(data.dir, 'keys', 'create', '--env', 'staging');
+    expect(out.status).toBe(0);
+    const key = /API-Key (\S+)/.exec(out.stdout)![1];
+    expect(out.stdout).toContain(`staging:${key}`);
+    const file = readFileSync(join(data.dir, 'api-keys.json'), 'utf8');
+    expect(file).not.toContain(key);
+    expect(JSON.parse(file).keys).toEqual([expect.objectContaining({ environment: 'staging' })]);
+    expect(cli(data.dir, 'keys', 'create').status).toBe(2);
+    expect(cli(data.dir, 'keys', 'create', '--env', 'bad-env').status).toBe(1);
+  });
+});
