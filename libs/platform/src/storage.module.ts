@@ -52,7 +52,8 @@ export class StorageModule implements OnApplicationShutdown {
 
 const logger = new Logger('Storage');
 
-async function openEventStore(config: AppConfig): Promise<EventStore> {
+/** The event store the configuration selects, opened; for processes without Nest (the CLI). */
+export async function openEventStore(config: AppConfig): Promise<EventStore> {
   const backend = config.eventStore ?? { kind: 'sqlite' };
   if (backend.kind === 'eventstoredb') {
     const where = `EventStoreDB at ${redactUrl(backend.url)}`;
@@ -64,7 +65,8 @@ async function openEventStore(config: AppConfig): Promise<EventStore> {
   return new SqliteEventStore(join(config.dataDir, EVENT_STORE_FILE));
 }
 
-async function openReadModel(config: AppConfig): Promise<ReadModel> {
+/** The read model the configuration selects, opened. */
+export async function openReadModel(config: AppConfig): Promise<ReadModel> {
   const backend = config.readModel ?? { kind: 'sqlite' };
   if (backend.kind === 'mongodb') {
     const where = `MongoDB at ${redactUrl(backend.url)}`;
