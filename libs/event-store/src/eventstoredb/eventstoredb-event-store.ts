@@ -28,7 +28,9 @@ import { appendedPosition, isSystemStream, toEventData, toExpectedRevision, toRe
 import { pagesOf } from './pages';
 
 const PAGE_SIZE = 1000;
-/** Waits before the second and third attempt of an append the server could not answer. */
+/** How long one attempt of an append may take; the server is told to give up by then too. */
+const APPEND_ATTEMPT_TIMEOUT_MS = 5_000;
+/** Waits before the second and third attempt of an append the server did not answer. */
 const APPEND_RETRY_DELAYS_MS = [100, 500];
 
 export interface EventStoreDbOptions {
@@ -69,9 +71,10 @@ export class EventStoreDbEventStore implements EventStore {
   }
 
   /**
-   * A server that does not answer gets the same append again, with the same
-   * event ids and expected revision: if the first attempt was in fact
-   * written, the server recognises the ids and answers as it did then.
+   * A server that does not answer, or not in time, gets the same append
+   * again, with the same event ids and expected revision: if the first attempt
+   * was in fact written, the server recognises the ids and answers as it did
+   * then, so the events are stored once.
    */
   async append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
     if (this.closed) throw new EventStoreUnavailableError('event store is closed');
@@ -80,7 +83,10 @@ export class EventStoreDbEventStore implements EventStore {
     const expectedRevision = toExpectedRevision(expected);
     for (let attempt = 0; ; attempt++) {
       try {
-        const result = await this.client.appendToStream(stream, data, { expectedRevision });
+        const result = await withTimeout(
+          this.client.appendToStream(stream, data, { expectedRevision, deadline: APPEND_ATTEMPT_TIMEOUT_MS }),
+          APPEND_ATTEMPT_TIMEOUT_MS,
+        );
         return await this.appendResult(stream, expected, result, attempt > 0);
       } catch (error) {
         const failure = toStoreError(error, stream, expected);
@@ -247,4 +253,15 @@ export class EventStoreDbEventStore implements EventStore {
     this.closed = true;
     await this.client.dispose();
   }
+}
+
+/** The attempt's own outcome, or an unavailable store once `ms` have passed without one. */
+function withTimeout<T>(attempt: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new EventStoreUnavailableError(`EventStoreDB did not answer within ${ms} ms`)), ms);
+  });
+  // A late failure of an abandoned attempt has no one left to tell.
+  attempt.catch(() => undefined);
+  return Promise.race([attempt, timeout]).finally(() => clearTimeout(timer));
 }
