@@ -111,7 +111,8 @@ export class EventStoreDbEventStore implements EventStore {
     }
     // An append the server recognised as already written reports no reliable position of its own.
     const reported = result.position;
-    const at = reported && reported.commit >= 0n && !retried ? appendedPosition(reported) : await this.positionOf(stream, revision);
+    const at =
+      reported && reported.commit >= 0n && !retried ? appendedPosition(reported) : await this.positionOf(stream, revision);
     return { nextRevision: revision, position: at };
   }
 
@@ -167,10 +168,15 @@ export class EventStoreDbEventStore implements EventStore {
     }
   }
 
-  private async readAllPage(from: ReadPosition, direction: typeof FORWARDS | typeof BACKWARDS, maxCount: number): Promise<AllStreamRecordedEvent[]> {
+  private async readAllPage(
+    from: ReadPosition,
+    direction: typeof FORWARDS | typeof BACKWARDS,
+    maxCount: number,
+  ): Promise<AllStreamRecordedEvent[]> {
     const page: AllStreamRecordedEvent[] = [];
     try {
-      for await (const resolved of this.client.readAll({ fromPosition: from, direction, maxCount, resolveLinkTos: false })) {
+      const read = this.client.readAll({ fromPosition: from, direction, maxCount, resolveLinkTos: false });
+      for await (const resolved of read) {
         if (resolved.event) page.push(resolved.event);
       }
     } catch (error) {
