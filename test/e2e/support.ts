@@ -32,6 +32,7 @@ export async function startApp(dataDir: string, overrides: Partial<AppConfig> = 
     host: '127.0.0.1',
     apiKeys: API_KEYS,
     projectorEnabled: true,
+    logLevel: 'silent',
     consistencyTimeoutMs: 2000,
     ...overrides,
   };

@@ -1,14 +1,18 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { LogController } from 'fastify';
 import {
   AppConfig,
   KeyRing,
+  clientErrorHandler,
   frameworkErrors,
   registerApiKeyAuth,
   registerJsonOnly,
   registerRateLimit,
   registerSecurityHeaders,
 } from '@visitorbase/platform';
+import { PinoNestLogger, createLogger, registerRequestLogging, requestId } from '@visitorbase/platform/observability/logging';
+import { METRICS_REGISTRY, registerHttpMetrics } from '@visitorbase/platform/observability/metrics';
 import { LIMITS } from '@visitorbase/users';
 import { AppModule } from './app.module';
 
@@ -23,17 +27,25 @@ export async function createApp(config: AppConfig, options: { logger?: false } =
   const { ring, createdKey } = config.apiKeys
     ? { ring: KeyRing.fromApiKeysVariable(config.apiKeys), createdKey: undefined }
     : KeyRing.fromDataDir(config.dataDir);
+  const logger = createLogger(options.logger === false ? 'silent' : config.logLevel);
   const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    // One line per request is written by registerRequestLogging, by route pattern, never by URL.
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: requestId,
     bodyLimit: LIMITS.bodyBytes,
     // A userId of 512 characters, percent-encoded, is far longer than Fastify's default of 100.
     routerOptions: { maxParamLength: 16 * 1024 },
     frameworkErrors,
+    clientErrorHandler,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     bodyParser: false,
-    logger: options.logger,
+    logger: new PinoNestLogger(logger),
   });
   const fastify = app.getHttpAdapter().getInstance();
+  registerRequestLogging(fastify);
+  registerHttpMetrics(fastify, app.get(METRICS_REGISTRY));
   registerJsonOnly(fastify, LIMITS.bodyBytes);
   registerSecurityHeaders(fastify);
   registerApiKeyAuth(fastify, ring);

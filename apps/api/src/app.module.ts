@@ -1,7 +1,10 @@
 import { BeforeApplicationShutdown, DynamicModule, Inject, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
 import { APP_CONFIG, AppConfig, HttpErrorsFilter, StorageModule } from '@visitorbase/platform';
+import { METRICS_REGISTRY, MetricsController, createRegistry } from '@visitorbase/platform/observability/metrics';
 import { Projector, UsersModule } from '@visitorbase/users';
+import { HealthController } from './health.controller';
 
 /** Starts the in-process projector after boot, stops it before the stores close. */
 @Module({})
@@ -16,12 +19,14 @@ export class AppModule implements OnApplicationBootstrap, BeforeApplicationShutd
       module: AppModule,
       // The configuration is needed by the feature modules too.
       global: true,
-      imports: [StorageModule.forRoot(config), UsersModule],
+      imports: [StorageModule.forRoot(config), UsersModule, TerminusModule.forRoot({ logger: false })],
+      controllers: [HealthController, MetricsController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
+        { provide: METRICS_REGISTRY, useFactory: createRegistry },
         { provide: APP_FILTER, useClass: HttpErrorsFilter },
       ],
-      exports: [APP_CONFIG],
+      exports: [APP_CONFIG, METRICS_REGISTRY],
     };
   }
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig, openEventStore, openReadModel } from '@visitorbase/platform';
+import { PinoNestLogger, createLogger } from '@visitorbase/platform/observability/logging';
 import { UsageError } from './cli-error';
 import { keys } from './commands/keys';
 import { projections } from './commands/projections';
@@ -22,6 +24,8 @@ Run "visitorbase <command> --help" for the options of a command.
 async function main(argv: string[]): Promise<void> {
   const [command, ...args] = argv;
   const config = loadConfig();
+  // Diagnostics go to stderr as JSON, warnings and worse unless LOG_LEVEL says otherwise: stdout is for data.
+  Logger.overrideLogger(new PinoNestLogger(createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn', 2)));
   const stores = { events: () => openEventStore(config), readModel: () => openReadModel(config) };
   switch (command) {
     case 'replay':

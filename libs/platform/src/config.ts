@@ -9,6 +9,8 @@ export interface AppConfig {
   readonly apiKeys: string | undefined;
   /** Whether this process runs the projector beside the API. */
   readonly projectorEnabled: boolean;
+  /** pino level of the JSON logs: fatal, error, warn, info, debug, trace or silent. */
+  readonly logLevel: LogLevelName;
   /** Longest a GET with an X-Consistency-Token waits for the projection. */
   readonly consistencyTimeoutMs: number;
   /** Where events are kept; the embedded SQLite file when absent. */
@@ -21,6 +23,8 @@ export interface AppConfig {
 
 export type EventStoreBackend = { readonly kind: 'sqlite' } | { readonly kind: 'eventstoredb'; readonly url: string };
 export type ReadModelBackend = { readonly kind: 'sqlite' } | { readonly kind: 'mongodb'; readonly url: string };
+
+export type LogLevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export const APP_CONFIG = Symbol('AppConfig');
 
@@ -39,6 +43,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     host: env.HOST || '127.0.0.1',
     apiKeys: env.API_KEYS && env.API_KEYS.trim() !== '' ? env.API_KEYS : undefined,
     projectorEnabled: parseBoolean('PROJECTOR', env.PROJECTOR, true),
+    logLevel: choice('LOG_LEVEL', env.LOG_LEVEL, ['info', 'fatal', 'error', 'warn', 'debug', 'trace', 'silent'] as const),
     consistencyTimeoutMs: parseInteger('CONSISTENCY_TIMEOUT_MS', env.CONSISTENCY_TIMEOUT_MS, 2000, 0, 60_000),
     eventStore: parseEventStore(env),
     readModel: parseReadModel(env),

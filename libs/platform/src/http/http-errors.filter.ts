@@ -28,6 +28,11 @@ export class HttpErrorsFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const response = exception.getResponse();
+      if (typeof response === 'object' && response !== null && !('message' in response)) {
+        // A structured answer of its own (the health checks' report): sent as it is.
+        void reply.code(status).type(JSON_TYPE).send(JSON.stringify(response));
+        return;
+      }
       const message =
         typeof response === 'object' && response !== null && 'message' in response
           ? (response as { message: unknown }).message

@@ -169,7 +169,8 @@ export class SqliteReadModel implements ReadModel {
       return this.statements(version).body.get(environment, userId)?.body;
     } catch (error) {
       // A version dropped (here or by another process) holds no profile.
-      if (error instanceof Database.SqliteError && /no such table/.test(error.message)) {
+      // Matched by message: errors of the native module need not be instances of this realm's Error.
+      if (/^no such table/.test(String((error as { message?: unknown })?.message))) {
         this.byVersion.delete(version);
         return undefined;
       }

@@ -1,13 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
-import { AppendResult, EVENT_STORE, EventStore, NewEvent } from '@visitorbase/event-store';
+import { AppendResult, EVENT_STORE, EventStore, NewEvent, newEventId } from '@visitorbase/event-store';
 import { EVENT_TRACKED, EventTrackedData, USER_UPSERTED, UserUpsertedData } from '../../domain/events';
 import { visitorStream } from '../../domain/visitor-stream';
+import { UsersMetrics } from '../../projection/projection-metrics';
 import { UpsertUserCommand } from './upsert-user.command';
 
 /** Turns a validated upsert into events for the visitor's stream. Pure. */
-export function upsertEvents(command: UpsertUserCommand, newId: () => string = randomUUID): NewEvent[] {
+export function upsertEvents(command: UpsertUserCommand, newId: () => string = newEventId): NewEvent[] {
   const { userId, attributes, emailAddress, events } = command.body;
   const upserted: UserUpsertedData = {
     userId,
@@ -32,10 +32,17 @@ export function upsertEvents(command: UpsertUserCommand, newId: () => string = r
  */
 @CommandHandler(UpsertUserCommand)
 export class UpsertUserHandler implements ICommandHandler<UpsertUserCommand, AppendResult> {
-  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly metrics: UsersMetrics,
+  ) {}
 
-  execute(command: UpsertUserCommand): Promise<AppendResult> {
+  async execute(command: UpsertUserCommand): Promise<AppendResult> {
     const stream = visitorStream({ environment: command.environment, userId: command.body.userId });
-    return this.store.append(stream, upsertEvents(command), 'any');
+    const events = upsertEvents(command);
+    const result = await this.store.append(stream, events, 'any');
+    this.metrics.eventsAppended.inc({ type: USER_UPSERTED });
+    if (events.length > 1) this.metrics.eventsAppended.inc({ type: EVENT_TRACKED }, events.length - 1);
+    return result;
   }
 }

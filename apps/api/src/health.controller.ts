@@ -1,0 +1,74 @@
+import { Controller, Get, Inject } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
+import { EVENT_STORE, EventStore } from '@visitorbase/event-store';
+import { APP_CONFIG, AppConfig } from '@visitorbase/platform';
+import { READ_MODEL, ReadModel } from '@visitorbase/read-model';
+import { Projector, projectionStatus } from '@visitorbase/users';
+
+/** A store that does not answer within this time is taken as unreachable. */
+const STORE_TIMEOUT_MS = 2_000;
+/** The projection is stalled when its oldest unapplied event has waited longer than this. */
+const STALLED_AFTER_MS = 30_000;
+
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(READ_MODEL) private readonly readModel: ReadModel,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly projector: Projector,
+  ) {}
+
+  /** The process is up and answering. */
+  @Get('live')
+  @HealthCheck()
+  live() {
+    return this.health.check([]);
+  }
+
+  /** Worth sending traffic to: both stores answer, and the projection is running and keeping up. */
+  @Get('ready')
+  @HealthCheck()
+  ready() {
+    return this.health.check([
+      () => this.reachable('eventStore', () => this.store.headPosition()),
+      () => this.reachable('readModel', () => this.readModel.getCheckpoint()),
+      () => this.projection(),
+    ]);
+  }
+
+  private async reachable(key: string, probe: () => Promise<unknown>): Promise<HealthIndicatorResult> {
+    const check = this.indicators.check(key);
+    try {
+      await withTimeout(probe(), STORE_TIMEOUT_MS);
+      return check.up();
+    } catch (error) {
+      return check.down({ message: (error as Error).message });
+    }
+  }
+
+  private async projection(): Promise<HealthIndicatorResult> {
+    const check = this.indicators.check('projection');
+    try {
+      const status = await withTimeout(projectionStatus(this.store, this.readModel, { countLimit: 10_000 }), STORE_TIMEOUT_MS);
+      const details = { lagEvents: status.lagEvents, lagMs: status.lagMs, version: status.versions.active };
+      if (this.config.projectorEnabled && !this.projector.running) return check.down({ ...details, message: 'the projector is not running' });
+      if (status.lagMs > STALLED_AFTER_MS) return check.down({ ...details, message: `the oldest unapplied event has waited ${status.lagMs} ms` });
+      return check.up(details);
+    } catch (error) {
+      return check.down({ message: (error as Error).message });
+    }
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

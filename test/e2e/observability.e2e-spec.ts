@@ -1,0 +1,113 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import request from 'supertest';
+import { DEV_KEY, RunningApp, startApp, tempDataDir } from './support';
+
+const dev = { Authorization: `API-Key ${DEV_KEY}` };
+
+describe('health and metrics', () => {
+  const data = tempDataDir();
+  let running: RunningApp;
+  let http: ReturnType<typeof request>;
+  beforeAll(async () => {
+    running = await startApp(data.dir);
+    http = request(running.url);
+  });
+  afterAll(async () => {
+    await running?.close();
+    data.remove();
+  });
+
+  it('answers liveness and readiness without a key', async () => {
+    expect((await http.get('/health/live').expect(200)).body.status).toBe('ok');
+    const ready = (await http.get('/health/ready').expect(200)).body;
+    expect(ready.status).toBe('ok');
+    expect(ready.details).toEqual({
+      eventStore: { status: 'up' },
+      readModel: { status: 'up' },
+      projection: expect.objectContaining({ status: 'up', lagEvents: 0, version: 1 }),
+    });
+  });
+
+  it('is not ready when the projector of this process is not running', async () => {
+    const idle = await startApp(data.dir, { projectorEnabled: true });
+    try {
+      await idle.app.get((await import('@visitorbase/users')).Projector).stop();
+      const res = await request(idle.url).get('/health/ready').expect(503);
+      expect(res.body.details.projection).toEqual(expect.objectContaining({ status: 'down', message: 'the projector is not running' }));
+    } finally {
+      await idle.close();
+    }
+  });
+
+  it('exposes requests, latency, appended events and the projection in Prometheus format', async () => {
+    await http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send('{"userId":"m","events":[{"event":"a"},{"event":"b"}]}').expect(202);
+    await http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send('{"userId":""}').expect(400);
+    await running.caughtUp();
+    await http.get('/v2/users/m').set(dev).expect(200);
+    const res = await http.get('/metrics').expect(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    const metrics = res.text;
+    expect(metrics).toContain('visitorbase_http_requests_total{route="/v2/users",method="POST",status="202"} 1');
+    expect(metrics).toContain('visitorbase_http_requests_total{route="/v2/users",method="POST",status="400"} 1');
+    expect(metrics).toContain('visitorbase_http_requests_total{route="/v2/users/:userId",method="GET",status="200"} 1');
+    expect(metrics).toMatch(/visitorbase_http_request_duration_seconds_bucket\{le="0.005",route="\/v2\/users",method="POST"\} \d+/);
+    expect(metrics).toContain('visitorbase_events_appended_total{type="UserUpserted"} 1');
+    expect(metrics).toContain('visitorbase_events_appended_total{type="EventTracked"} 2');
+    expect(metrics).toContain('visitorbase_projection_checkpoint 3');
+    expect(metrics).toContain('visitorbase_event_store_head 3');
+    expect(metrics).toContain('visitorbase_projection_lag_events 0');
+    expect(metrics).toContain('visitorbase_projection_lag_milliseconds 0');
+    expect(metrics).not.toContain('"m"');
+  });
+});
+
+describe('logs', () => {
+  const data = tempDataDir();
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    child?.kill('SIGKILL');
+    data.remove();
+  });
+
+  it('are JSON lines with a request id, naming routes, never keys, userIds or email addresses', async () => {
+    const main = join(__dirname, '../../dist/apps/api/src/main.js');
+    child = spawn(process.execPath, [main], {
+      env: { PATH: process.env.PATH, DATA_DIR: data.dir, PORT: '0', API_KEYS: `development:${DEV_KEY}`, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (c) => (output += c));
+    child.stderr!.on('data', (c) => (output += c));
+    const url = await new Promise<string>((resolve, reject) => {
+      child!.stdout!.on('data', () => {
+        const match = /listening on (http:\/\/[^\s"]+)/.exec(output);
+        if (match) resolve(match[1]);
+      });
+      child!.once('exit', () => reject(new Error(output)));
+    });
+    const http = request(url);
+    const secretUser = 'visitor-7f3a9c';
+    const email = 'someone.private@example.com';
+    await http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send(JSON.stringify({ userId: secretUser, emailAddress: email })).expect(202);
+    await http.get(`/v2/users/${secretUser}`).set(dev).set('X-Request-Id', 'trace-42');
+    await http.get('/v2/users/x').set('Authorization', 'API-Key wrong-key-value').expect(401);
+    await http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send(JSON.stringify({ userId: 5, emailAddress: 'bad@' })).expect(400);
+    await new Promise<void>((resolve) => {
+      child!.once('exit', () => resolve());
+      child!.kill('SIGTERM');
+    });
+    const lines = output.trim().split('\n');
+    for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+    const requests = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request');
+    expect(requests.map((l) => [l.method, l.route, l.status])).toEqual([
+      ['POST', '/v2/users', 202],
+      ['GET', '/v2/users/:userId', expect.any(Number)],
+      ['GET', '/v2/users/:userId', 401],
+      ['POST', '/v2/users', 400],
+    ]);
+    expect(requests.every((l) => typeof l.reqId === 'string' && l.reqId.length > 0)).toBe(true);
+    expect(requests[1].reqId).toBe('trace-42');
+    for (const secret of [DEV_KEY, 'wrong-key-value', secretUser, email, 'bad@']) expect(output).not.toContain(secret);
+  });
+});
