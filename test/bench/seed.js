@@ -19,7 +19,9 @@ const { ROOT } = require('./lib');
 const { ATTRIBUTE_NAMES, BASE_TIME, EVENT_NAMES, attributeValue, random, userId } = require('./shapes');
 
 const dist = (lib) => require(join(ROOT, 'dist', 'libs', lib, 'src'));
-const { SqliteEventStore, position } = dist('event-store');
+const { SqliteEventStore, newEventId, position } = dist('event-store');
+// The ids the service makes; SEED_IDS=v4 seeds random ones instead, for comparison.
+const newId = process.env.SEED_IDS === 'v4' ? randomUUID : newEventId;
 const { SqliteReadModel } = dist('read-model');
 const { EVENT_TRACKED, USER_UPSERTED, rebuildReadModel, visitorStream } = dist('users');
 
@@ -53,10 +55,10 @@ function requestEvents(id, i, rnd, trackedCount) {
   const metadata = { environment: ENVIRONMENT };
   const attributes = {};
   for (let j = 0; j < 3; j++) attributes[ATTRIBUTE_NAMES[Math.floor(rnd() * ATTRIBUTE_NAMES.length)]] = attributeValue(j, i);
-  const events = [{ id: randomUUID(), type: USER_UPSERTED, data: { userId: id, receivedAt: BASE_TIME + i, attributes }, metadata }];
+  const events = [{ id: newId(), type: USER_UPSERTED, data: { userId: id, receivedAt: BASE_TIME + i, attributes }, metadata }];
   for (let j = 0; j < trackedCount; j++) {
     const event = EVENT_NAMES[Math.floor(rnd() * EVENT_NAMES.length)];
-    events.push({ id: randomUUID(), type: EVENT_TRACKED, data: { userId: id, event, timestamp: BASE_TIME + i + j }, metadata });
+    events.push({ id: newId(), type: EVENT_TRACKED, data: { userId: id, event, timestamp: BASE_TIME + i + j }, metadata });
   }
   return events;
 }
@@ -90,13 +92,13 @@ async function seedGrowth(small, large) {
     const stream = visitorStream({ environment: ENVIRONMENT, userId: id });
     const attributes = {};
     ATTRIBUTE_NAMES.forEach((name, j) => (attributes[name] = attributeValue(j, count)));
-    await store.append(stream, [{ id: randomUUID(), type: USER_UPSERTED, data: { userId: id, receivedAt: BASE_TIME, attributes }, metadata }], 'any');
+    await store.append(stream, [{ id: newId(), type: USER_UPSERTED, data: { userId: id, receivedAt: BASE_TIME, attributes }, metadata }], 'any');
     for (let done = 0; done < count; ) {
       const events = [];
       for (; events.length < 1000 && done < count; done++) {
         // Both visitors cycle over the same 10 names, so their bodies are the same size and only the history differs.
         const event = EVENT_NAMES[done % GROWTH_EVENT_NAMES];
-        events.push({ id: randomUUID(), type: EVENT_TRACKED, data: { userId: id, event, timestamp: BASE_TIME + done }, metadata });
+        events.push({ id: newId(), type: EVENT_TRACKED, data: { userId: id, event, timestamp: BASE_TIME + done }, metadata });
       }
       await store.append(stream, events, 'any');
     }

@@ -1,3 +1,4 @@
 export * from './position';
+export * from './event-id';
 export * from './event-store.port';
 export * from './sqlite/sqlite-event-store';
