@@ -111,3 +111,38 @@ describe('logs', () => {
     for (const secret of [DEV_KEY, 'wrong-key-value', secretUser, email, 'bad@']) expect(output).not.toContain(secret);
   });
 });
+
+describe('OpenAPI', () => {
+  const data = tempDataDir();
+  let running: RunningApp;
+  afterAll(async () => {
+    await running?.close();
+    data.remove();
+  });
+
+  it('documents the v2 API as the seed does, with its examples, at /openapi.json and /docs', async () => {
+    running = await startApp(data.dir);
+    const http = request(running.url);
+    const doc = (await http.get('/openapi.json').expect(200)).body;
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(doc.components.securitySchemes.ApiKey).toEqual(expect.objectContaining({ type: 'apiKey', in: 'header', name: 'Authorization' }));
+    const post = doc.paths['/v2/users'].post;
+    expect(post.summary).toBe('Create/Upsert user with attributes and events');
+    expect(post.responses['202'].content['text/plain'].example).toBe('Accepted');
+    expect(Object.keys(post.responses).sort()).toEqual(['202', '400', '401', '413', '415', '503']);
+    expect(post.requestBody.content['application/json'].schema.required).toEqual(['userId']);
+    const get = doc.paths['/v2/users/{userId}'].get;
+    expect(get.summary).toBe('Get events and attributes of a visitor');
+    expect(get.responses['200'].content['application/json'].schema.example).toEqual({
+      id: 'a926111b-fa62-49f7-8666-2c94ca8b18fc',
+      createdAt: 1612739790947,
+      attributes: { plan: 'enterprise', completed_flow: false },
+      events: [{ event: 'Clicked Signup', count: 1, createdAt: 1612739790947, updatedAt: 1612739912314 }],
+    });
+    expect(get.responses['404'].content['text/plain'].example).toBe('Not Found');
+    expect(doc.paths['/v2/events'].get).toBeDefined();
+    const page = await http.get('/docs').expect(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.text).toContain('Swagger UI');
+  });
+});

@@ -15,6 +15,7 @@ import { PinoNestLogger, createLogger, registerRequestLogging, requestId } from 
 import { METRICS_REGISTRY, registerHttpMetrics } from '@visitorbase/platform/observability/metrics';
 import { LIMITS } from '@visitorbase/users';
 import { AppModule } from './app.module';
+import { setupOpenApi } from './openapi';
 
 export interface CreatedApp {
   readonly app: NestFastifyApplication;
@@ -50,6 +51,7 @@ export async function createApp(config: AppConfig, options: { logger?: false } =
   registerSecurityHeaders(fastify);
   registerApiKeyAuth(fastify, ring);
   if (config.rateLimit) registerRateLimit(fastify, config.rateLimit);
+  setupOpenApi(app);
   await app.init();
   return { app, createdKey };
 }

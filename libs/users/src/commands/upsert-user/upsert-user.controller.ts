@@ -1,12 +1,16 @@
 import { Body, Controller, Header, HttpCode, Post, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
+import { ApiBody, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Environment } from '@visitorbase/platform/http/environment.decorator';
 import { StrictBodyPipe } from '@visitorbase/platform/validation/strict-body.pipe';
 import { CONSISTENCY_TOKEN_HEADER, consistencyToken } from '../../queries/get-user/consistency-token';
+import { ERROR_SCHEMA, UPSERT_BODY_SCHEMA } from '../../openapi';
 import { UpsertUserCommand } from './upsert-user.command';
 import { UpsertUserDto } from './upsert-user.dto';
 
+@ApiTags('v2 API')
+@ApiSecurity('ApiKey')
 @Controller('v2/users')
 export class UpsertUserController {
   constructor(private readonly commands: CommandBus) {}
@@ -17,6 +21,29 @@ export class UpsertUserController {
    * to pass it, so the writer reads its own write.
    */
   @Post()
+  @ApiOperation({
+    summary: 'Create/Upsert user with attributes and events',
+    description:
+      "Creates a visitor with the specified `userId`. If a visitor already exists with that `userId`, the visitor's data will be updated with the provided data in the body.",
+  })
+  @ApiBody({ schema: UPSERT_BODY_SCHEMA })
+  @ApiResponse({
+    status: 202,
+    description:
+      'This request will be processed asynchronously. Making a GET request immediately after may result in a 404 (unless it sends the X-Consistency-Token of this answer). Making another POST request immediately after with the same `userId` is supported.',
+    content: { 'text/plain': { schema: { type: 'string' }, example: 'Accepted' } },
+    headers: {
+      'X-Consistency-Token': {
+        description: 'Send it with GET /v2/users/{userId} to read this write back',
+        schema: { type: 'string' },
+      },
+    },
+  })
+  @ApiResponse({ status: 400, description: 'The body is not valid: every problem is listed', schema: ERROR_SCHEMA })
+  @ApiResponse({ status: 401, description: 'Missing or unknown API key', schema: ERROR_SCHEMA })
+  @ApiResponse({ status: 413, description: 'Body over 1 MiB', schema: ERROR_SCHEMA })
+  @ApiResponse({ status: 415, description: 'A content type other than application/json', schema: ERROR_SCHEMA })
+  @ApiResponse({ status: 503, description: 'The event store is unavailable; retry', schema: ERROR_SCHEMA })
   @HttpCode(202)
   @Header('Content-Type', 'text/plain; charset=utf-8')
   async upsert(

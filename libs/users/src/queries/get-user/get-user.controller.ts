@@ -1,12 +1,16 @@
 import { BadRequestException, Controller, Get, Headers, Inject, Param, Res } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
+import { ApiHeader, ApiOperation, ApiParam, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { APP_CONFIG, AppConfig } from '@visitorbase/platform/config';
 import { Environment } from '@visitorbase/platform/http/environment.decorator';
+import { ERROR_SCHEMA, PROFILE_SCHEMA } from '../../openapi';
 import { ProjectionWatcher } from '../../projection/projection-watcher';
 import { CONSISTENCY_TOKEN_HEADER, parseConsistencyToken } from './consistency-token';
 import { GetUserQuery } from './get-user.query';
 
+@ApiTags('v2 API')
+@ApiSecurity('ApiKey')
 @Controller('v2/users')
 export class GetUserController {
   constructor(
@@ -22,6 +26,24 @@ export class GetUserController {
    * answer waits (boundedly) for the projection to pass that write.
    */
   @Get(':userId')
+  @ApiOperation({ summary: 'Get events and attributes of a visitor', description: 'Fetch all events and attributes associated with a given visitor' })
+  @ApiParam({
+    name: 'userId',
+    description:
+      'The unique identifier you have set for the visitor with the POST request above or by calling `setUserId` with our SDKs (percent-encoded)',
+  })
+  @ApiHeader({
+    name: 'X-Consistency-Token',
+    required: false,
+    description: 'The token of a 202 answer: the GET waits (boundedly) until the projection has that write',
+  })
+  @ApiResponse({ status: 200, description: 'The aggregated profile', schema: PROFILE_SCHEMA })
+  @ApiResponse({
+    status: 404,
+    description: 'You may receive a 404 if you request this resource right after creating it',
+    content: { 'text/plain': { schema: { type: 'string' }, example: 'Not Found' } },
+  })
+  @ApiResponse({ status: 503, description: 'The projection did not reach the write of the consistency token in time', schema: ERROR_SCHEMA })
   async get(
     @Environment() environment: string,
     @Param('userId') userId: string,

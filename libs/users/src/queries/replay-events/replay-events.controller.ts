@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { BadRequestException, Controller, Get, Inject, Query, Res } from '@nestjs/common';
+import { ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { EVENT_STORE, EventStore } from '@visitorbase/event-store';
 import { Environment } from '@visitorbase/platform/http/environment.decorator';
@@ -14,6 +15,8 @@ const QUERY_NAMES = {
   limit: 'limit',
 } as const;
 
+@ApiTags('replay')
+@ApiSecurity('ApiKey')
 @Controller('v2/events')
 export class ReplayEventsController {
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
@@ -24,6 +27,18 @@ export class ReplayEventsController {
    * the reading of the log instead of filling memory.
    */
   @Get()
+  @ApiOperation({ summary: "Stream the raw events of the caller's environment as NDJSON, in global order" })
+  @ApiProduces('application/x-ndjson')
+  @ApiQuery({ name: 'userId', required: false })
+  @ApiQuery({ name: 'type', required: false, enum: ['UserUpserted', 'EventTracked'] })
+  @ApiQuery({ name: 'since', required: false, description: 'recorded at or after: milliseconds or ISO 8601' })
+  @ApiQuery({ name: 'until', required: false, description: 'recorded before: milliseconds or ISO 8601' })
+  @ApiQuery({ name: 'fromPosition', required: false, description: 'only events after this position (the last one seen)' })
+  @ApiQuery({ name: 'limit', required: false, type: 'integer' })
+  @ApiResponse({
+    status: 200,
+    description: 'One JSON object per line: environment, userId, stream, revision, position, type, data, recordedAt',
+  })
   async replay(
     @Environment() environment: string,
     @Query() query: Record<string, unknown>,

@@ -1,0 +1,91 @@
+import { LIMITS } from './domain/limits';
+
+/** The seed's example visitor, as the OpenAPI document shows it. */
+export const SEED_PROFILE_EXAMPLE = {
+  id: 'a926111b-fa62-49f7-8666-2c94ca8b18fc',
+  createdAt: 1612739790947,
+  attributes: { plan: 'enterprise', completed_flow: false },
+  events: [{ event: 'Clicked Signup', count: 1, createdAt: 1612739790947, updatedAt: 1612739912314 }],
+};
+
+export const UPSERT_BODY_SCHEMA = {
+  type: 'object',
+  required: ['userId'],
+  additionalProperties: false,
+  properties: {
+    userId: {
+      type: 'string',
+      minLength: 1,
+      maxLength: LIMITS.userIdLength,
+      description:
+        'Unique identifier for your reference. You can use this identifier to GET this visitor. This should also correspond to the userId you set with our SDKs',
+    },
+    events: {
+      type: 'array',
+      maxItems: LIMITS.eventsPerRequest,
+      description: 'An array of event objects',
+      items: {
+        type: 'object',
+        required: ['event'],
+        additionalProperties: false,
+        properties: {
+          event: { type: 'string', minLength: 1, maxLength: LIMITS.eventNameLength },
+          timestamp: {
+            type: 'integer',
+            minimum: 0,
+            maximum: LIMITS.maxTimestamp,
+            description: 'unix timestamp (milliseconds); defaults to when the request was received',
+          },
+        },
+      },
+    },
+    attributes: {
+      type: 'object',
+      maxProperties: LIMITS.attributesPerRequest,
+      description: '{attributeName: attributeValue}. attributeValue must be a string, int, or bool',
+      additionalProperties: {
+        oneOf: [{ type: 'string', maxLength: LIMITS.attributeStringLength }, { type: 'integer' }, { type: 'boolean' }],
+      },
+    },
+    emailAddress: { type: 'string', format: 'email', maxLength: LIMITS.emailLength, description: 'Email address for this visitor.' },
+  },
+  example: {
+    userId: 'a926111b-fa62-49f7-8666-2c94ca8b18fc',
+    attributes: { plan: 'enterprise', completed_flow: false },
+    events: [{ event: 'Clicked Signup', timestamp: 1612739790947 }],
+    emailAddress: 'someone@example.com',
+  },
+};
+
+export const PROFILE_SCHEMA = {
+  type: 'object',
+  required: ['id', 'createdAt', 'attributes', 'events'],
+  properties: {
+    id: { type: 'string', format: 'uuid' },
+    createdAt: { type: 'integer', description: 'milliseconds at which the first upsert was recorded' },
+    attributes: { type: 'object', additionalProperties: { oneOf: [{ type: 'string' }, { type: 'integer' }, { type: 'boolean' }] } },
+    events: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          event: { type: 'string' },
+          count: { type: 'integer' },
+          createdAt: { type: 'integer', description: 'first instance of event' },
+          updatedAt: { type: 'integer', description: 'most recent instance of event' },
+        },
+      },
+    },
+    emailAddress: { type: 'string', description: 'present once one was set' },
+  },
+  example: SEED_PROFILE_EXAMPLE,
+};
+
+export const ERROR_SCHEMA = {
+  type: 'object',
+  properties: {
+    statusCode: { type: 'integer' },
+    error: { type: 'string' },
+    message: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+  },
+};
