@@ -3,6 +3,7 @@ export * from './config';
 export * from './storage.module';
 export * from './http/api-key.hook';
 export * from './http/body-parsing';
+export * from './http/client-errors';
 export * from './http/environment.decorator';
 export * from './http/framework-errors';
 export * from './http/http-errors.filter';

@@ -1,0 +1,37 @@
+import type { Socket } from 'node:net';
+import { STATUS_CODES } from 'node:http';
+
+type ClientError = Error & { code?: string };
+type ServerSocket = Socket & { _httpMessage?: { headersSent?: boolean } };
+
+/**
+ * Answers bytes that are not an HTTP request Node can parse (headers over
+ * 16 KiB, malformed framing, a request that took too long to arrive). Unlike
+ * Fastify's default answer, this one says `Connection: close`: the socket is
+ * destroyed right after, and a keep-alive client that was not told so would
+ * send its next request on it and see that request fail too. The body has
+ * the API's error shape.
+ */
+export function clientErrorHandler(error: ClientError, socket: ServerSocket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'The request line and headers exceed 16 KiB']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'The request did not arrive in time']
+        : [400, 'The request is not well-formed HTTP'];
+  // Once an answer to this connection has begun, nothing more can be written on it.
+  if (socket.writable && !socket._httpMessage?.headersSent) {
+    const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message });
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+        'Connection: close\r\n' +
+        'Content-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'X-Content-Type-Options: nosniff\r\n' +
+        'Cache-Control: no-store\r\n\r\n' +
+        body,
+    );
+  }
+  socket.destroy(error);
+}
