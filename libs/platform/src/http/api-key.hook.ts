@@ -11,6 +11,19 @@ function unauthorized(message: string): string {
 const MISSING = unauthorized('Missing API key: send the header "Authorization: API-Key <API_KEY>"');
 const UNKNOWN = unauthorized('Unknown API key');
 
+/** `http://host` in front of the path of an absolute-form request target (`GET http://host/v2/... HTTP/1.1`). */
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i;
+
+/**
+ * The path the router matched the request on. `request.url` is the request
+ * target as sent, which may be absolute (`http://host/v2/users/x`): the
+ * router strips the scheme and host before matching, so the check must too,
+ * or such a request would reach a /v2 handler unauthenticated.
+ */
+function routedPath(request: { url: string; routeOptions: { url?: string } }): string {
+  return request.routeOptions.url ?? request.url.replace(ABSOLUTE_FORM, '');
+}
+
 /**
  * Authenticates every request under /v2 in `onRequest`, before the body is
  * read: a caller without a valid key gets 401 whatever it sends, and costs
@@ -18,7 +31,7 @@ const UNKNOWN = unauthorized('Unknown API key');
  */
 export function registerApiKeyAuth(fastify: FastifyInstance, keys: KeyRing): void {
   fastify.addHook('onRequest', (request, reply, done) => {
-    if (!request.url.startsWith(PROTECTED_PREFIX)) return done();
+    if (!routedPath(request).startsWith(PROTECTED_PREFIX)) return done();
     const header = request.headers.authorization;
     const key = keys.identify(header);
     if (key === undefined) {
