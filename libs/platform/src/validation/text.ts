@@ -1,4 +1,4 @@
-import { ValidationOptions, registerDecorator } from 'class-validator';
+import { ValidationOptions, isEmail, registerDecorator } from 'class-validator';
 
 /**
  * Text that can be stored and given back unchanged: well-formed Unicode (no
@@ -18,6 +18,25 @@ export function IsCleanText(options?: ValidationOptions): PropertyDecorator {
       validator: {
         validate: (value: unknown) => typeof value !== 'string' || isCleanText(value),
         defaultMessage: (args) => `${args?.property} must be well-formed Unicode text without NUL characters`,
+      },
+    });
+}
+
+/**
+ * class-validator's `IsEmail`, except that text which is not well-formed
+ * Unicode is simply not an email address: validator.js throws on a lone
+ * surrogate (it passes the text to `encodeURI`), which would be a 500.
+ */
+export function IsWellFormedEmail(options?: ValidationOptions): PropertyDecorator {
+  return (target, property) =>
+    registerDecorator({
+      name: 'isEmail',
+      target: target.constructor,
+      propertyName: property as string,
+      options,
+      validator: {
+        validate: (value: unknown) => typeof value === 'string' && value.isWellFormed() && isEmail(value),
+        defaultMessage: (args) => `${args?.property} must be an email`,
       },
     });
 }

@@ -132,6 +132,8 @@ describe('POST /v2/users body rules', () => {
   it('requires a valid email address', () => {
     expect(rejected({ userId: 'u', emailAddress: 'nope' })).toContain('emailAddress must be an email');
     expect(rejected({ userId: 'u', emailAddress: 5 })).toContain('emailAddress must be a string');
+    // validator.js throws on a lone surrogate; it must be a plain rejection.
+    expect(rejected({ userId: 'u', emailAddress: 'x\ud800x@example.com' })).toContain('emailAddress must be an email');
   });
 
   it('rejects unknown top-level fields, __proto__ included, without touching any prototype', () => {

@@ -1,7 +1,6 @@
 import {
   ArrayMaxSize,
   IsArray,
-  IsEmail,
   IsInt,
   IsNotEmpty,
   IsOptional,
@@ -11,7 +10,7 @@ import {
   Min,
 } from 'class-validator';
 import { NestedEach } from '@visitorbase/platform/validation/nested';
-import { IsCleanText } from '@visitorbase/platform/validation/text';
+import { IsCleanText, IsWellFormedEmail } from '@visitorbase/platform/validation/text';
 import { AttributeValue } from '../../domain/events';
 import { LIMITS } from '../../domain/limits';
 import { IsAttributeMap } from './attribute-map.validator';
@@ -52,6 +51,6 @@ export class UpsertUserDto {
   @IsOptional()
   @IsString()
   @MaxLength(LIMITS.emailLength)
-  @IsEmail()
+  @IsWellFormedEmail()
   emailAddress?: string | null;
 }
