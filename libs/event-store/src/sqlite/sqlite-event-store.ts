@@ -65,7 +65,7 @@ export class SqliteEventStore implements EventStore {
     allPage: Database.Statement<[number, number], EventRow>;
     head: Database.Statement<[], { position: number | null }>;
   };
-  private readonly commitBatch: (batch: PendingAppend[]) => Array<AppendResult | Error>;
+  private readonly commitBatch: Database.Transaction<(batch: PendingAppend[]) => Array<AppendResult | Error>>;
 
   constructor(file: string, options: SqliteEventStoreOptions = {}) {
     this.pollIntervalMs = options.pollIntervalMs ?? 100;
@@ -130,7 +130,10 @@ export class SqliteEventStore implements EventStore {
     if (batch.length === 0) return;
     let outcomes: Array<AppendResult | Error>;
     try {
-      outcomes = this.commitBatch(batch);
+      // IMMEDIATE: take the write lock up front, waiting for it (busy_timeout). A deferred
+      // transaction starts as a reader and, when another process (sharing the data directory)
+      // has written meanwhile, fails to upgrade with SQLITE_BUSY at once, without waiting.
+      outcomes = this.commitBatch.immediate(batch);
     } catch (error) {
       const failure = new EventStoreUnavailableError(`append failed: ${(error as Error).message}`, { cause: error });
       for (const item of batch) item.reject(failure);
