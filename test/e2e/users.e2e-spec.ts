@@ -262,3 +262,57 @@ describe('read-your-writes when the projector runs in another process', () => {
     expect(res.body.attributes).toEqual({});
   });
 });
+
+describe('Idempotency-Key', () => {
+  const data = tempDataDir();
+  let running: RunningApp;
+  let http: ReturnType<typeof request>;
+  beforeAll(async () => {
+    running = await startApp(data.dir);
+    http = request(running.url);
+  });
+  afterAll(async () => {
+    await running?.close();
+    data.remove();
+  });
+  const post = (body: unknown, key?: string) => {
+    const req = http.post('/v2/users').set(dev).set('Content-Type', 'application/json');
+    if (key !== undefined) req.set('Idempotency-Key', key);
+    return req.send(JSON.stringify(body));
+  };
+
+  it('stores a retried request once and answers it as the first time', async () => {
+    const body = { userId: 'retry', events: [{ event: 'Paid', timestamp: 5 }, { event: 'Paid', timestamp: 6 }] };
+    const first = await post(body, 'order-42').expect(202);
+    const retries = await Promise.all([post(body, 'order-42'), post(body, 'order-42'), post(body, 'order-42')]);
+    for (const retry of retries) {
+      expect(retry.status).toBe(202);
+      expect(retry.headers['x-consistency-token']).toBe(first.headers['x-consistency-token']);
+    }
+    await post(body, 'order-43').expect(202);
+    await post(body).expect(202);
+    await running.caughtUp();
+    expect((await http.get('/v2/users/retry').set(dev)).body.events).toEqual([{ event: 'Paid', count: 6, createdAt: 5, updatedAt: 6 }]);
+  });
+
+  it('keeps the same key of different visitors apart', async () => {
+    await post({ userId: 'k-a', events: [{ event: 'E' }] }, 'shared').expect(202);
+    await post({ userId: 'k-b', events: [{ event: 'E' }] }, 'shared').expect(202);
+    await running.caughtUp();
+    expect((await http.get('/v2/users/k-a').set(dev)).body.events[0].count).toBe(1);
+    expect((await http.get('/v2/users/k-b').set(dev)).body.events[0].count).toBe(1);
+  });
+
+  it('answers 409 for a key reused with a different request, 400 for a malformed key, appending nothing', async () => {
+    await post({ userId: 'k-c', events: [{ event: 'E' }] }, 'once').expect(202);
+    const head = await running.app.get<EventStore>(EVENT_STORE).headPosition();
+    const conflict = await post({ userId: 'k-c', events: [{ event: 'E' }, { event: 'F' }] }, 'once');
+    expect(conflict.status).toBe(409);
+    expect(conflict.body).toEqual({ statusCode: 409, error: 'Conflict', message: 'This Idempotency-Key was used before for a different request' });
+    for (const key of ['', 'x'.repeat(256), 'with space', 'ü']) {
+      const res = await http.post('/v2/users').set(dev).set('Content-Type', 'application/json').set('Idempotency-Key', key).send('{"userId":"k-c"}');
+      expect(res.status).toBe(400);
+    }
+    expect(await running.app.get<EventStore>(EVENT_STORE).headPosition()).toEqual(head);
+  });
+});

@@ -45,6 +45,17 @@ export class WrongExpectedRevisionError extends Error {
   }
 }
 
+/**
+ * Some of the event ids were appended before, but not as this same append to
+ * this stream: the ids were reused for something else.
+ */
+export class EventIdConflictError extends Error {
+  constructor(readonly stream: string) {
+    super(`event ids already used by another append (stream ${JSON.stringify(stream)})`);
+    this.name = 'EventIdConflictError';
+  }
+}
+
 /** The store could not be reached or failed; the caller may retry later. */
 export class EventStoreUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

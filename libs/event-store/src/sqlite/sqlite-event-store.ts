@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import {
   AppendResult,
+  EventIdConflictError,
   EventStore,
   EventStoreUnavailableError,
   ExpectedRevision,
@@ -149,7 +150,7 @@ export class SqliteEventStore implements EventStore {
 
   private appendInTransaction(item: PendingAppend, now: number): AppendResult {
     const first = this.stmt.byEventId.get(item.events[0].id);
-    if (first) return this.replayedAppend(item, first.stream);
+    if (first) return this.replayedAppend(item, first);
     const last = this.stmt.lastRevision.get(item.stream)?.revision ?? null;
     checkExpected(item.stream, item.expected, last);
     let revision = last ?? -1;
@@ -171,11 +172,16 @@ export class SqliteEventStore implements EventStore {
   }
 
   /** The same event ids were appended before: answer what that append answered. */
-  private replayedAppend(item: PendingAppend, storedStream: string): AppendResult {
+  private replayedAppend(item: PendingAppend, first: { stream: string; revision: number }): AppendResult {
     const lastId = item.events[item.events.length - 1].id;
     const last = this.stmt.byEventId.get(lastId);
-    if (storedStream !== item.stream || !last || last.stream !== item.stream) {
-      throw new Error(`event id ${item.events[0].id} was already appended to another stream`);
+    const same =
+      first.stream === item.stream &&
+      last !== undefined &&
+      last.stream === item.stream &&
+      last.revision - first.revision + 1 === item.events.length;
+    if (!same) {
+      throw new EventIdConflictError(item.stream);
     }
     return { nextRevision: last.revision, position: position(BigInt(last.position)) };
   }

@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { STATUS_CODES } from 'node:http';
-import { EventStoreUnavailableError } from '@visitorbase/event-store';
+import { EventIdConflictError, EventStoreUnavailableError } from '@visitorbase/event-store';
 import { ReadModelUnavailableError } from '@visitorbase/read-model';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -23,6 +23,10 @@ export class HttpErrorsFilter implements ExceptionFilter {
       this.logger.error(`${store} unavailable: ${(exception as Error).message}`);
       reply.header('retry-after', '1');
       send(reply, HttpStatus.SERVICE_UNAVAILABLE, `The ${store} is unavailable; retry later`);
+      return;
+    }
+    if (exception instanceof EventIdConflictError) {
+      send(reply, HttpStatus.CONFLICT, 'This Idempotency-Key was used before for a different request');
       return;
     }
     if (exception instanceof HttpException) {

@@ -8,6 +8,8 @@ export class UpsertUserCommand extends Command<AppendResult> {
     readonly body: UpsertUserDto,
     /** Milliseconds at which the request was received. */
     readonly receivedAt: number,
+    /** The client's Idempotency-Key: a retry with the same key is stored once. */
+    readonly idempotencyKey?: string,
   ) {
     super();
   }

@@ -1,6 +1,6 @@
-import { Body, Controller, Header, HttpCode, Post, Res } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Header, HttpCode, Headers, Post, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBody, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Environment } from '@visitorbase/platform/http/environment.decorator';
 import { StrictBodyPipe } from '@visitorbase/platform/validation/strict-body.pipe';
@@ -8,6 +8,9 @@ import { CONSISTENCY_TOKEN_HEADER, consistencyToken } from '../../queries/get-us
 import { ERROR_SCHEMA, UPSERT_BODY_SCHEMA } from '../../openapi';
 import { UpsertUserCommand } from './upsert-user.command';
 import { UpsertUserDto } from './upsert-user.dto';
+
+const IDEMPOTENCY_KEY_MAX = 255;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 @ApiTags('v2 API')
 @ApiSecurity('ApiKey')
@@ -27,6 +30,11 @@ export class UpsertUserController {
       "Creates a visitor with the specified `userId`. If a visitor already exists with that `userId`, the visitor's data will be updated with the provided data in the body.",
   })
   @ApiBody({ schema: UPSERT_BODY_SCHEMA })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: `Any string of 1 to ${IDEMPOTENCY_KEY_MAX} visible ASCII characters. A request retried with the same key (for the same userId) is stored once and answered as the first was.`,
+  })
   @ApiResponse({
     status: 202,
     description:
@@ -41,6 +49,7 @@ export class UpsertUserController {
   })
   @ApiResponse({ status: 400, description: 'The body is not valid: every problem is listed', schema: ERROR_SCHEMA })
   @ApiResponse({ status: 401, description: 'Missing or unknown API key', schema: ERROR_SCHEMA })
+  @ApiResponse({ status: 409, description: 'The Idempotency-Key was used before for a different request', schema: ERROR_SCHEMA })
   @ApiResponse({ status: 413, description: 'Body over 1 MiB', schema: ERROR_SCHEMA })
   @ApiResponse({ status: 415, description: 'A content type other than application/json', schema: ERROR_SCHEMA })
   @ApiResponse({ status: 503, description: 'The event store is unavailable; retry', schema: ERROR_SCHEMA })
@@ -49,9 +58,13 @@ export class UpsertUserController {
   async upsert(
     @Environment() environment: string,
     @Body(StrictBodyPipe) body: UpsertUserDto,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<string> {
-    const appended = await this.commands.execute(new UpsertUserCommand(environment, body, Date.now()));
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw new BadRequestException([`Idempotency-Key must be 1 to ${IDEMPOTENCY_KEY_MAX} visible ASCII characters`]);
+    }
+    const appended = await this.commands.execute(new UpsertUserCommand(environment, body, Date.now(), idempotencyKey));
     reply.header(CONSISTENCY_TOKEN_HEADER, consistencyToken(appended.position));
     return 'Accepted';
   }

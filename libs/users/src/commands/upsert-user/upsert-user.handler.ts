@@ -2,12 +2,21 @@ import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { AppendResult, EVENT_STORE, EventStore, NewEvent, newEventId } from '@visitorbase/event-store';
 import { EVENT_TRACKED, EventTrackedData, USER_UPSERTED, UserUpsertedData } from '../../domain/events';
+import { idempotentEventId } from '../../domain/visitor-id';
 import { visitorStream } from '../../domain/visitor-stream';
 import { UsersMetrics } from '../../projection/projection-metrics';
 import { UpsertUserCommand } from './upsert-user.command';
 
-/** Turns a validated upsert into events for the visitor's stream. Pure. */
-export function upsertEvents(command: UpsertUserCommand, newId: () => string = newEventId): NewEvent[] {
+/** Event ids: random, or derived from the Idempotency-Key so that a retry carries the same ones. */
+function eventIds(command: UpsertUserCommand): () => string {
+  const key = command.idempotencyKey;
+  if (key === undefined) return newEventId;
+  let index = 0;
+  return () => idempotentEventId(command.environment, command.body.userId, key, index++);
+}
+
+/** Turns a validated upsert into events for the visitor's stream. Pure but for random ids. */
+export function upsertEvents(command: UpsertUserCommand, newId: () => string = eventIds(command)): NewEvent[] {
   const { userId, attributes, emailAddress, events } = command.body;
   const upserted: UserUpsertedData = {
     userId,
