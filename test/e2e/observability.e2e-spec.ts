@@ -129,7 +129,7 @@ describe('OpenAPI', () => {
     const post = doc.paths['/v2/users'].post;
     expect(post.summary).toBe('Create/Upsert user with attributes and events');
     expect(post.responses['202'].content['text/plain'].example).toBe('Accepted');
-    expect(Object.keys(post.responses).sort()).toEqual(['202', '400', '401', '413', '415', '503']);
+    expect(Object.keys(post.responses).sort()).toEqual(['202', '400', '401', '409', '413', '415', '503']);
     expect(post.requestBody.content['application/json'].schema.required).toEqual(['userId']);
     const get = doc.paths['/v2/users/{userId}'].get;
     expect(get.summary).toBe('Get events and attributes of a visitor');
