@@ -9,6 +9,19 @@ interface VersionStatements {
   body: Database.Statement<[string, string], { body: string }>;
 }
 
+/** The points inside one apply's transaction, in order, before its commit. */
+export type ApplyStep = 'profile-saved' | 'profiles-saved' | 'checkpoint-saved';
+
+export interface SqliteReadModelOptions {
+  /**
+   * Called at each step of an apply, inside its transaction. A seam for
+   * tests to fail there (throw: the transaction rolls back) or die there
+   * (the process is killed with the transaction open), between writing the
+   * profiles and writing the checkpoint.
+   */
+  readonly onApplyStep?: (step: ApplyStep) => void;
+}
+
 /**
  * The embedded read model: one SQLite file beside the event store. Each
  * document keeps its fold state and the response body already serialized,
@@ -37,7 +50,10 @@ export class SqliteReadModel implements ReadModel {
   };
   private readonly applyToVersion: Database.Transaction<(version: number, facts: readonly VisitorFact[], checkpoint: Position) => void>;
 
-  constructor(file: string) {
+  private readonly onApplyStep?: (step: ApplyStep) => void;
+
+  constructor(file: string, options: SqliteReadModelOptions = {}) {
+    this.onApplyStep = options.onApplyStep;
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -156,12 +172,15 @@ export class SqliteReadModel implements ReadModel {
     for (const { before, after } of touched.values()) {
       if (!after || after === before) continue;
       save.run(after.environment, after.userId, after.revision, serializeProfile(after), JSON.stringify(toView(after)));
+      this.onApplyStep?.('profile-saved');
     }
+    this.onApplyStep?.('profiles-saved');
     // Never backwards: two projectors (two processes on one data directory) may commit in either order.
     const current = this.checkpointOf(version);
     if (current === undefined || comparePositions(checkpoint, current) > 0) {
       this.meta.saveCheckpoint.run(version, checkpoint.commit, checkpoint.prepare);
     }
+    this.onApplyStep?.('checkpoint-saved');
   }
 
   private body(version: number, environment: string, userId: string): string | undefined {
