@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import request from 'supertest';
-import { DEV_KEY, PROD_KEY, RunningApp, startApp, tempDataDir } from './support';
+import { DEV_KEY, PROD_KEY, useApp } from './support';
 
 const dev = { Authorization: `API-Key ${DEV_KEY}` };
 const prod = { Authorization: `API-Key ${PROD_KEY}` };
@@ -18,13 +18,11 @@ interface Line {
 }
 
 describe('GET /v2/events', () => {
-  const data = tempDataDir();
-  let running: RunningApp;
-  let http: ReturnType<typeof request>;
+  const app = useApp();
   let midpoint: number;
 
   const replay = async (query = '', headers = dev): Promise<Line[]> => {
-    const res = await http.get(`/v2/events${query}`).set(headers).buffer(true).parse((r, done) => {
+    const res = await app.http.get(`/v2/events${query}`).set(headers).buffer(true).parse((r, done) => {
       let text = '';
       r.on('data', (c: Buffer) => (text += c.toString()));
       r.on('end', () => done(null, text));
@@ -35,11 +33,9 @@ describe('GET /v2/events', () => {
     return text === '' ? [] : text.trimEnd().split('\n').map((l) => JSON.parse(l));
   };
   const post = (body: unknown, headers = dev) =>
-    http.post('/v2/users').set(headers).set('Content-Type', 'application/json').send(JSON.stringify(body)).expect(202);
+    app.http.post('/v2/users').set(headers).set('Content-Type', 'application/json').send(JSON.stringify(body)).expect(202);
 
   beforeAll(async () => {
-    running = await startApp(data.dir);
-    http = request(running.url);
     await post({ userId: 'ana', attributes: { plan: 'free', 'a.b': 1, __proto__x: true }, events: [{ event: 'Opened', timestamp: 1 }] });
     await post({ userId: 'bo/b', events: [{ event: 'Paid', timestamp: 2 }, { event: 'Opened', timestamp: 3 }] });
     await post({ userId: 'ana', emailAddress: 'ana@example.com' }, prod);
@@ -47,10 +43,6 @@ describe('GET /v2/events', () => {
     midpoint = Date.now();
     await new Promise((r) => setTimeout(r, 5));
     await post({ userId: 'ana', events: [{ event: 'Paid', timestamp: 4 }] });
-  });
-  afterAll(async () => {
-    await running?.close();
-    data.remove();
   });
 
   it('streams the caller environment events in global order, data byte for byte as stored', async () => {
@@ -69,7 +61,7 @@ describe('GET /v2/events', () => {
     const positions = lines.map((l) => Number(l.position));
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
     expect(Object.keys(lines[0])).toEqual(['environment', 'userId', 'stream', 'revision', 'position', 'type', 'data', 'recordedAt']);
-    const db = new Database(join(data.dir, 'events.sqlite'), { readonly: true });
+    const db = new Database(join(app.dataDir, 'events.sqlite'), { readonly: true });
     try {
       const stored = db.prepare('SELECT data FROM events WHERE position = ?');
       for (const line of lines) {
@@ -104,7 +96,7 @@ describe('GET /v2/events', () => {
   });
 
   it('rejects malformed filters with every problem named', async () => {
-    const res = await http.get('/v2/events?since=yesterday&limit=0&fromPosition=x&colour=red').set(dev);
+    const res = await app.http.get('/v2/events?since=yesterday&limit=0&fromPosition=x&colour=red').set(dev);
     expect(res.status).toBe(400);
     expect(res.body.message).toEqual(
       expect.arrayContaining([
@@ -117,6 +109,6 @@ describe('GET /v2/events', () => {
   });
 
   it('needs a key', async () => {
-    await http.get('/v2/events').expect(401);
+    await app.http.get('/v2/events').expect(401);
   });
 });

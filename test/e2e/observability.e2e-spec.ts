@@ -1,26 +1,16 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import request from 'supertest';
-import { DEV_KEY, RunningApp, startApp, tempDataDir } from './support';
+import { DEV_KEY, startApp, tempDataDir, useApp } from './support';
 
 const dev = { Authorization: `API-Key ${DEV_KEY}` };
 
 describe('health and metrics', () => {
-  const data = tempDataDir();
-  let running: RunningApp;
-  let http: ReturnType<typeof request>;
-  beforeAll(async () => {
-    running = await startApp(data.dir);
-    http = request(running.url);
-  });
-  afterAll(async () => {
-    await running?.close();
-    data.remove();
-  });
+  const app = useApp();
 
   it('answers liveness and readiness without a key', async () => {
-    expect((await http.get('/health/live').expect(200)).body.status).toBe('ok');
-    const ready = (await http.get('/health/ready').expect(200)).body;
+    expect((await app.http.get('/health/live').expect(200)).body.status).toBe('ok');
+    const ready = (await app.http.get('/health/ready').expect(200)).body;
     expect(ready.status).toBe('ok');
     expect(ready.details).toEqual({
       eventStore: { status: 'up' },
@@ -30,7 +20,7 @@ describe('health and metrics', () => {
   });
 
   it('is not ready when the projector of this process is not running', async () => {
-    const idle = await startApp(data.dir, { projectorEnabled: true });
+    const idle = await startApp(app.dataDir, { projectorEnabled: true });
     try {
       await idle.app.get((await import('@visitorbase/users')).Projector).stop();
       const res = await request(idle.url).get('/health/ready').expect(503);
@@ -41,11 +31,11 @@ describe('health and metrics', () => {
   });
 
   it('exposes requests, latency, appended events and the projection in Prometheus format', async () => {
-    await http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send('{"userId":"m","events":[{"event":"a"},{"event":"b"}]}').expect(202);
-    await http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send('{"userId":""}').expect(400);
-    await running.caughtUp();
-    await http.get('/v2/users/m').set(dev).expect(200);
-    const res = await http.get('/metrics').expect(200);
+    await app.http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send('{"userId":"m","events":[{"event":"a"},{"event":"b"}]}').expect(202);
+    await app.http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send('{"userId":""}').expect(400);
+    await app.running.caughtUp();
+    await app.http.get('/v2/users/m').set(dev).expect(200);
+    const res = await app.http.get('/metrics').expect(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     const metrics = res.text;
     expect(metrics).toContain('visitorbase_http_requests_total{route="/v2/users",method="POST",status="202"} 1');
@@ -113,16 +103,10 @@ describe('logs', () => {
 });
 
 describe('OpenAPI', () => {
-  const data = tempDataDir();
-  let running: RunningApp;
-  afterAll(async () => {
-    await running?.close();
-    data.remove();
-  });
+  const app = useApp();
 
   it('documents the v2 API as the seed does, with its examples, at /openapi.json and /docs', async () => {
-    running = await startApp(data.dir);
-    const http = request(running.url);
+    const http = app.http;
     const doc = (await http.get('/openapi.json').expect(200)).body;
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.components.securitySchemes.ApiKey).toEqual(expect.objectContaining({ type: 'apiKey', in: 'header', name: 'Authorization' }));

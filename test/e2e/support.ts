@@ -1,3 +1,4 @@
+import request from 'supertest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,4 +61,30 @@ export async function waitForProjection(projector: Projector, store: EventStore,
     if (Date.now() > deadline) throw new Error('projection did not catch up in time');
     await new Promise((resolve) => setImmediate(resolve));
   }
+}
+
+export interface AppUnderTest {
+  /** The running app; set once the suite's `beforeAll` has run. */
+  readonly running: RunningApp;
+  /** supertest bound to the app's URL. */
+  readonly http: ReturnType<typeof request>;
+  readonly dataDir: string;
+}
+
+/**
+ * Starts the app, on a data directory of its own, before the tests of the
+ * enclosing `describe`; closes it and removes the directory after them.
+ */
+export function useApp(overrides: Partial<AppConfig> = {}): AppUnderTest {
+  const data = tempDataDir();
+  const handle = { dataDir: data.dir } as { running: RunningApp; http: ReturnType<typeof request>; dataDir: string };
+  beforeAll(async () => {
+    handle.running = await startApp(data.dir, overrides);
+    handle.http = request(handle.running.url);
+  });
+  afterAll(async () => {
+    await handle.running?.close();
+    data.remove();
+  });
+  return handle;
 }

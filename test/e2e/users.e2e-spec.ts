@@ -1,30 +1,19 @@
 import request from 'supertest';
 import { EVENT_STORE, EventStore } from '@visitorbase/event-store';
-import { DEV_KEY, PROD_KEY, RunningApp, startApp, tempDataDir } from './support';
+import { DEV_KEY, PROD_KEY, RunningApp, startApp, tempDataDir, useApp } from './support';
 
 const auth = (key: string) => ({ Authorization: `API-Key ${key}` });
 const dev = auth(DEV_KEY);
 const prod = auth(PROD_KEY);
 
 describe('v2 Users API over HTTP', () => {
-  const data = tempDataDir();
-  let running: RunningApp;
-  let http: ReturnType<typeof request>;
-
-  beforeAll(async () => {
-    running = await startApp(data.dir);
-    http = request(running.url);
-  });
-  afterAll(async () => {
-    await running?.close();
-    data.remove();
-  });
+  const app = useApp();
 
   const post = (body: unknown, headers: Record<string, string> = dev) =>
-    http.post('/v2/users').set(headers).set('Content-Type', 'application/json').send(JSON.stringify(body));
+    app.http.post('/v2/users').set(headers).set('Content-Type', 'application/json').send(JSON.stringify(body));
   const get = (userId: string, headers: Record<string, string> = dev) =>
-    http.get(`/v2/users/${encodeURIComponent(userId)}`).set(headers);
-  const head = () => running.app.get<EventStore>(EVENT_STORE).headPosition();
+    app.http.get(`/v2/users/${encodeURIComponent(userId)}`).set(headers);
+  const head = () => app.running.app.get<EventStore>(EVENT_STORE).headPosition();
 
   describe('the seed examples', () => {
     it('POST answers 202 with the plain body Accepted', async () => {
@@ -45,7 +34,7 @@ describe('v2 Users API over HTTP', () => {
         attributes: { plan: 'enterprise', completed_flow: false },
         events: [{ event: 'Clicked Signup', timestamp: 1612739790947 }],
       }).expect(202);
-      await running.caughtUp();
+      await app.running.caughtUp();
       const res = await get('seed-2').expect(200);
       expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
       const body = JSON.parse(res.text);
@@ -68,7 +57,7 @@ describe('v2 Users API over HTTP', () => {
     await post({ userId: 'agg', attributes: { plan: 'free', seats: 1 }, events: [{ event: 'Viewed', timestamp: 5000 }] }).expect(202);
     await post({ userId: 'agg', attributes: { plan: 'pro' }, events: [{ event: 'Viewed', timestamp: 1000 }, { event: 'Paid', timestamp: 3000 }] }).expect(202);
     await post({ userId: 'agg', emailAddress: 'agg@example.com', events: [{ event: 'Viewed', timestamp: 9000 }, { event: 'Paid', timestamp: 2000 }] }).expect(202);
-    await running.caughtUp();
+    await app.running.caughtUp();
     const body = (await get('agg').expect(200)).body;
     expect(body.attributes).toEqual({ plan: 'pro', seats: 1 });
     expect(body.emailAddress).toBe('agg@example.com');
@@ -82,7 +71,7 @@ describe('v2 Users API over HTTP', () => {
     const before = Date.now();
     await post({ userId: 'no-ts', events: [{ event: 'Opened' }] }).expect(202);
     const after = Date.now();
-    await running.caughtUp();
+    await app.running.caughtUp();
     const [event] = (await get('no-ts').expect(200)).body.events;
     expect(event.createdAt).toBeGreaterThanOrEqual(before);
     expect(event.createdAt).toBeLessThanOrEqual(after);
@@ -93,7 +82,7 @@ describe('v2 Users API over HTTP', () => {
       Array.from({ length: 200 }, (_, i) => post({ userId: 'busy', events: [{ event: 'Tick', timestamp: i }] })),
     );
     expect(responses.map((r) => r.status)).toEqual(responses.map(() => 202));
-    await running.caughtUp();
+    await app.running.caughtUp();
     expect((await get('busy').expect(200)).body.events).toEqual([{ event: 'Tick', count: 200, createdAt: 0, updatedAt: 199 }]);
   });
 
@@ -101,7 +90,7 @@ describe('v2 Users API over HTTP', () => {
     await post({ userId: 'shared-id', attributes: { env: 'development' } }, dev).expect(202);
     await post({ userId: 'dev-only' }, dev).expect(202);
     await post({ userId: 'shared-id', attributes: { env: 'production' } }, prod).expect(202);
-    await running.caughtUp();
+    await app.running.caughtUp();
     await get('dev-only', prod).expect(404);
     const inDev = (await get('shared-id', dev).expect(200)).body;
     const inProd = (await get('shared-id', prod).expect(200)).body;
@@ -114,7 +103,7 @@ describe('v2 Users API over HTTP', () => {
     const ids = ['a/b', 'with space', '100%', '#hash', 'q?x=1&y', 'ü🙂中文', 'a-b-c', '..', '../../etc/passwd', '%2F', 'x'.repeat(200) + '🙂'.repeat(150)];
     const attributes = { 'a.b': 1, $set: 'dollar', 'x.$y': true, plain: 'p' };
     for (const userId of ids) await post({ userId, attributes: { ...attributes, userId } }).expect(202);
-    await running.caughtUp();
+    await app.running.caughtUp();
     for (const userId of ids) {
       const body = (await get(userId).expect(200)).body;
       expect(body.attributes).toEqual({ ...attributes, userId });
@@ -125,10 +114,10 @@ describe('v2 Users API over HTTP', () => {
 
   it('gives the same id for the same visitor every time', async () => {
     await post({ userId: 'stable' }).expect(202);
-    await running.caughtUp();
+    await app.running.caughtUp();
     const first = (await get('stable')).body.id;
     await post({ userId: 'stable', attributes: { more: true } }).expect(202);
-    await running.caughtUp();
+    await app.running.caughtUp();
     expect((await get('stable')).body.id).toBe(first);
   });
 
@@ -161,7 +150,7 @@ describe('v2 Users API over HTTP', () => {
 
     it('400 for malformed JSON, an empty body and a body that is not an object', async () => {
       for (const raw of ['{"userId":', '', '[]', '"u"', 'null']) {
-        const res = await http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send(raw);
+        const res = await app.http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send(raw);
         expect(res.status).toBe(400);
         expect(res.body.statusCode).toBe(400);
         expect(res.body.error).toBe('Bad Request');
@@ -176,7 +165,7 @@ describe('v2 Users API over HTTP', () => {
 
     it('415 for a content type other than JSON', async () => {
       for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml']) {
-        const res = await http.post('/v2/users').set(dev).set('Content-Type', type).send('userId=u');
+        const res = await app.http.post('/v2/users').set(dev).set('Content-Type', type).send('userId=u');
         expect(res.status).toBe(415);
         expect(res.body).toEqual(expect.objectContaining({ statusCode: 415, error: 'Unsupported Media Type' }));
       }
@@ -184,17 +173,17 @@ describe('v2 Users API over HTTP', () => {
 
     it('401 for a missing, unknown or malformed key, before the body is read', async () => {
       for (const headers of [{}, { Authorization: 'API-Key wrong' }, { Authorization: `Bearer ${DEV_KEY}` }, { Authorization: DEV_KEY }]) {
-        const res = await http.post('/v2/users').set(headers).set('Content-Type', 'application/json').send('{not json');
+        const res = await app.http.post('/v2/users').set(headers).set('Content-Type', 'application/json').send('{not json');
         expect(res.status).toBe(401);
         expect(res.body).toEqual(expect.objectContaining({ statusCode: 401, error: 'Unauthorized' }));
         expect(JSON.stringify(res.body)).not.toContain(DEV_KEY);
-        await http.get('/v2/users/agg').set(headers).expect(401);
+        await app.http.get('/v2/users/agg').set(headers).expect(401);
       }
     });
   });
 
   it('accepts the scheme name in any case', async () => {
-    await http.get('/v2/users/agg').set('Authorization', `api-key ${DEV_KEY}`).expect(200);
+    await app.http.get('/v2/users/agg').set('Authorization', `api-key ${DEV_KEY}`).expect(200);
   });
 });
 
@@ -264,19 +253,9 @@ describe('read-your-writes when the projector runs in another process', () => {
 });
 
 describe('Idempotency-Key', () => {
-  const data = tempDataDir();
-  let running: RunningApp;
-  let http: ReturnType<typeof request>;
-  beforeAll(async () => {
-    running = await startApp(data.dir);
-    http = request(running.url);
-  });
-  afterAll(async () => {
-    await running?.close();
-    data.remove();
-  });
+  const app = useApp();
   const post = (body: unknown, key?: string) => {
-    const req = http.post('/v2/users').set(dev).set('Content-Type', 'application/json');
+    const req = app.http.post('/v2/users').set(dev).set('Content-Type', 'application/json');
     if (key !== undefined) req.set('Idempotency-Key', key);
     return req.send(JSON.stringify(body));
   };
@@ -291,28 +270,28 @@ describe('Idempotency-Key', () => {
     }
     await post(body, 'order-43').expect(202);
     await post(body).expect(202);
-    await running.caughtUp();
-    expect((await http.get('/v2/users/retry').set(dev)).body.events).toEqual([{ event: 'Paid', count: 6, createdAt: 5, updatedAt: 6 }]);
+    await app.running.caughtUp();
+    expect((await app.http.get('/v2/users/retry').set(dev)).body.events).toEqual([{ event: 'Paid', count: 6, createdAt: 5, updatedAt: 6 }]);
   });
 
   it('keeps the same key of different visitors apart', async () => {
     await post({ userId: 'k-a', events: [{ event: 'E' }] }, 'shared').expect(202);
     await post({ userId: 'k-b', events: [{ event: 'E' }] }, 'shared').expect(202);
-    await running.caughtUp();
-    expect((await http.get('/v2/users/k-a').set(dev)).body.events[0].count).toBe(1);
-    expect((await http.get('/v2/users/k-b').set(dev)).body.events[0].count).toBe(1);
+    await app.running.caughtUp();
+    expect((await app.http.get('/v2/users/k-a').set(dev)).body.events[0].count).toBe(1);
+    expect((await app.http.get('/v2/users/k-b').set(dev)).body.events[0].count).toBe(1);
   });
 
   it('answers 409 for a key reused with a different request, 400 for a malformed key, appending nothing', async () => {
     await post({ userId: 'k-c', events: [{ event: 'E' }] }, 'once').expect(202);
-    const head = await running.app.get<EventStore>(EVENT_STORE).headPosition();
+    const head = await app.running.app.get<EventStore>(EVENT_STORE).headPosition();
     const conflict = await post({ userId: 'k-c', events: [{ event: 'E' }, { event: 'F' }] }, 'once');
     expect(conflict.status).toBe(409);
     expect(conflict.body).toEqual({ statusCode: 409, error: 'Conflict', message: 'This Idempotency-Key was used before for a different request' });
     for (const key of ['', 'x'.repeat(256), 'with space', 'ü']) {
-      const res = await http.post('/v2/users').set(dev).set('Content-Type', 'application/json').set('Idempotency-Key', key).send('{"userId":"k-c"}');
+      const res = await app.http.post('/v2/users').set(dev).set('Content-Type', 'application/json').set('Idempotency-Key', key).send('{"userId":"k-c"}');
       expect(res.status).toBe(400);
     }
-    expect(await running.app.get<EventStore>(EVENT_STORE).headPosition()).toEqual(head);
+    expect(await app.running.app.get<EventStore>(EVENT_STORE).headPosition()).toEqual(head);
   });
 });
