@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import request from 'supertest';
 import { DEV_KEY, PROD_KEY, useApp } from './support';
 
 const dev = { Authorization: `API-Key ${DEV_KEY}` };
