@@ -23,8 +23,9 @@ function startServer(name, script, { env = {}, nodeArgs = [], timeoutMs = 30_000
     let settled = false;
     const keep = (chunk) => {
       output = (output + chunk.toString()).slice(-8000);
+      if (settled) return;
       const match = /listening on (http:\/\/[^\s]+)/.exec(output.replace(ANSI, ''));
-      if (match && !settled) {
+      if (match) {
         settled = true;
         clearTimeout(timer);
         resolve(server(name, child, match[1], () => output));

@@ -7,6 +7,7 @@
  * Latency is taken from every response with sub-millisecond resolution
  * (autocannon's own histogram rounds to whole milliseconds).
  */
+const { readFileSync } = require('node:fs');
 const autocannon = require('autocannon');
 const { random, upsertBody, userId } = require('./shapes');
 
@@ -65,6 +66,21 @@ function run(seconds, request, record) {
   });
 }
 
+/**
+ * CPU time (user + system, all threads) the server has used so far, in ms,
+ * from /proc; clock ticks are 10 ms on Linux. CPU per request holds up on a
+ * shared machine where throughput moves with whoever else is running.
+ */
+function cpuMs(pid) {
+  if (!pid) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
 function percentile(sorted, p) {
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
@@ -77,6 +93,7 @@ async function main() {
   let latencies = new Float64Array(1 << 20);
   let count = 0;
   const statuses = {};
+  const cpuBefore = cpuMs(spec.pid);
   const result = await run(spec.durationSeconds, request, (status, ms) => {
     statuses[status] = (statuses[status] ?? 0) + 1;
     if (count === latencies.length) {
@@ -86,6 +103,7 @@ async function main() {
     }
     latencies[count++] = ms;
   });
+  const cpuAfter = cpuMs(spec.pid);
   const sorted = latencies.subarray(0, count).sort();
   const seconds = result.duration;
   process.stdout.write(
@@ -99,6 +117,7 @@ async function main() {
       errors: result.errors,
       timeouts: result.timeouts,
       statuses,
+      cpuUsPerRequest: cpuBefore !== undefined && cpuAfter !== undefined && count > 0 ? ((cpuAfter - cpuBefore) * 1000) / count : null,
       latencyMs: {
         p50: percentile(sorted, 50),
         p90: percentile(sorted, 90),

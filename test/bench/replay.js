@@ -11,7 +11,7 @@ const { rmSync } = require('node:fs');
 const { join } = require('node:path');
 const { ROOT } = require('./lib');
 
-const dist = (lib) => require(join(ROOT, 'dist', 'libs', lib, 'src'));
+const dist = (lib) => require(join(process.env.BENCH_DIST || join(ROOT, 'dist'), 'libs', lib, 'src'));
 const { SqliteEventStore } = dist('event-store');
 const { SqliteReadModel } = dist('read-model');
 const { rebuildReadModel } = dist('users');

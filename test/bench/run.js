@@ -16,7 +16,7 @@
  *   BENCH_KEEP=1     keep the temporary data directories
  */
 const { execFileSync } = require('node:child_process');
-const { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
 const os = require('node:os');
 const { join } = require('node:path');
 const Database = require('better-sqlite3');
@@ -32,10 +32,15 @@ const P = QUICK
   : { warmup: 5, duration: 20, ingestVisitors: 10_000, readVisitors: 100_000, lagSeconds: 20, replayEvents: 1_000_000, replayVisitors: 10_000, growthLarge: 100_000, sizeDuration: 8 };
 const CONNECTIONS = 64;
 const API_KEY = 'bench-key';
-const SERVICE = join(ROOT, 'dist', 'apps', 'api', 'src', 'main.js');
+const BUILT = join(ROOT, 'dist');
 const REFERENCE = join(__dirname, 'reference-server.js');
 
 const work = mkdtempSync(join(os.tmpdir(), 'visitorbase-bench-'));
+// The run measures a copy of the build, so a rebuild of dist/ while it runs cannot change or break what is measured.
+const DIST = join(work, 'dist');
+const SERVICE = join(DIST, 'apps', 'api', 'src', 'main.js');
+process.env.BENCH_DIST = DIST;
+process.env.NODE_PATH = join(ROOT, 'node_modules');
 const rows = [];
 const notes = [];
 const failures = [];
@@ -48,8 +53,8 @@ function serviceEnv(dataDir) {
   return { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', API_KEYS: `development:${API_KEY}`, NODE_ENV: 'production' };
 }
 
-function load(url, spec) {
-  return runJson('load.js', [JSON.stringify({ url, connections: CONNECTIONS, apiKey: API_KEY, warmupSeconds: P.warmup, durationSeconds: P.duration, ...spec })]);
+function load(server, spec) {
+  return runJson('load.js', [JSON.stringify({ url: server.url, pid: server.pid, connections: CONNECTIONS, apiKey: API_KEY, warmupSeconds: P.warmup, durationSeconds: P.duration, ...spec })]);
 }
 
 /** Starts a server, runs `body` against it while sampling its resident set, stops it. */
@@ -71,6 +76,7 @@ const f2 = (n) => (n == null ? 'n/a' : n.toFixed(2));
 const ms = (n) => (n == null ? 'n/a' : `${n.toFixed(2)} ms`);
 const x = (n) => (n == null ? 'n/a' : `${n.toFixed(2)}x`);
 const met = (ok) => (ok ? 'yes' : '**no**');
+const us = (n) => (n == null ? 'n/a' : `${Math.round(n)} µs`);
 
 function row(what, service, reference, ratio, target, ok) {
   rows.push({ what, service, reference, ratio, target, met: ok === undefined ? '' : met(ok) });
@@ -88,18 +94,19 @@ function countUpserts(dataDir) {
 async function ingest() {
   log('ingest: reference');
   const postSpec = { kind: 'post', visitors: P.ingestVisitors, events: 3, attributes: 3, userPrefix: 'i' };
-  const ref = await withServer('reference', REFERENCE, {}, (s) => load(s.url, postSpec));
+  const ref = await withServer('reference', REFERENCE, {}, (s) => load(s, postSpec));
   log(`ingest: reference ${f0(ref.rps)} req/s; service`);
   const dataDir = join(work, 'ingest');
   const profileDir = join(work, 'profile');
   const nodeArgs = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   // SIGKILL: the process dies as in a crash, and every 202 must still be in the file.
-  const svc = await withServer('service', SERVICE, { env: serviceEnv(dataDir), nodeArgs }, (s) => load(s.url, postSpec), PROFILE ? 'SIGINT' : 'SIGKILL');
+  const svc = await withServer('service', SERVICE, { env: serviceEnv(dataDir), nodeArgs }, (s) => load(s, postSpec), PROFILE ? 'SIGINT' : 'SIGKILL');
   const stored = countUpserts(dataDir);
   const durable = stored >= svc.okIncludingWarmup;
   if (!durable) failures.push(`ingest: ${svc.okIncludingWarmup} requests answered 202 but only ${stored} are in the event store`);
   log(`ingest: service ${f0(svc.rps)} req/s, ${svc.okIncludingWarmup} accepted, ${stored} stored`);
   row('1. Ingest throughput, POST 3 events + 3 attributes (req/s)', f0(svc.rps), f0(ref.rps), x(svc.rps / ref.rps), '>= 0.6x', svc.rps / ref.rps >= 0.6);
+  row('1. Ingest CPU per request (all threads; lower is better)', us(svc.cpuUsPerRequest), us(ref.cpuUsPerRequest), x(ref.cpuUsPerRequest / svc.cpuUsPerRequest), '', undefined);
   row('1. Ingest latency p50', ms(svc.latencyMs.p50), ms(ref.latencyMs.p50), x(svc.latencyMs.p50 / ref.latencyMs.p50), '', undefined);
   row('1. Ingest latency p99', ms(svc.latencyMs.p99), ms(ref.latencyMs.p99), x(svc.latencyMs.p99 / ref.latencyMs.p99), '<= 3x', svc.latencyMs.p99 / ref.latencyMs.p99 <= 3);
   row(
@@ -125,12 +132,13 @@ async function read() {
   const seeded = await runJson('seed.js', ['profiles', dataDir, String(P.readVisitors)]);
   log(`read: seeded in ${f1(seeded.seconds)} s; reference`);
   const getSpec = { kind: 'get-random', visitors: P.readVisitors, userPrefix: 'r' };
-  const ref = await withServer('reference', REFERENCE, {}, (s) => load(s.url, getSpec));
+  const ref = await withServer('reference', REFERENCE, {}, (s) => load(s, getSpec));
   log(`read: reference ${f0(ref.rps)} req/s; service`);
-  const svc = await withServer('service', SERVICE, { env: serviceEnv(dataDir) }, (s) => load(s.url, getSpec));
+  const svc = await withServer('service', SERVICE, { env: serviceEnv(dataDir) }, (s) => load(s, getSpec));
   log(`read: service ${f0(svc.rps)} req/s`);
   if (svc.non2xx) failures.push(`read: ${svc.non2xx} answers were not 200 for seeded visitors (${JSON.stringify(svc.statuses)})`);
   row(`2. Read throughput, GET of 20 events + 20 attributes among ${f0(P.readVisitors)} (req/s)`, f0(svc.rps), f0(ref.rps), x(svc.rps / ref.rps), '>= 0.7x', svc.rps / ref.rps >= 0.7);
+  row('2. Read CPU per request (all threads; lower is better)', us(svc.cpuUsPerRequest), us(ref.cpuUsPerRequest), x(ref.cpuUsPerRequest / svc.cpuUsPerRequest), '', undefined);
   row('2. Read latency p99', ms(svc.latencyMs.p99), ms(ref.latencyMs.p99), x(svc.latencyMs.p99 / ref.latencyMs.p99), '', undefined);
   row('2. Peak RSS during reads', `${f0(svc.peakRssMb)} MB`, `${f0(ref.peakRssMb)} MB`, '', '', undefined);
   return seeded;
@@ -190,7 +198,7 @@ async function growth() {
     const runs = { small: [], large: [] };
     for (let round = 0; round < 2; round++) {
       for (const which of ['small', 'large']) {
-        runs[which].push(await load(s.url, { kind: 'get-fixed', userId: seeded[which].userId, warmupSeconds: 2, durationSeconds: P.sizeDuration / 2 }));
+        runs[which].push(await load(s, { kind: 'get-fixed', userId: seeded[which].userId, warmupSeconds: 2, durationSeconds: P.sizeDuration / 2 }));
       }
     }
     return { small: mean(runs.small), large: mean(runs.large) };
@@ -214,24 +222,27 @@ async function growth() {
     const out = [];
     for (const events of sizes) {
       log(`growth: POST with ${events} events per request`);
-      out.push(await load(s.url, { kind: 'post', visitors: events >= 100 ? 1000 : P.ingestVisitors, events, attributes: 3, userPrefix: `s${events}-`, warmupSeconds: 2, durationSeconds: P.sizeDuration }));
+      out.push(await load(s, { kind: 'post', visitors: events >= 100 ? 1000 : P.ingestVisitors, events, attributes: 3, userPrefix: `s${events}-`, warmupSeconds: 2, durationSeconds: P.sizeDuration }));
     }
     return { out };
   });
   const refSized = await withServer('reference', REFERENCE, {}, async (s) => {
     const out = [];
     for (const events of sizes) {
-      out.push(await load(s.url, { kind: 'post', visitors: events >= 100 ? 1000 : P.ingestVisitors, events, attributes: 3, userPrefix: `s${events}-`, warmupSeconds: 2, durationSeconds: P.sizeDuration }));
+      out.push(await load(s, { kind: 'post', visitors: events >= 100 ? 1000 : P.ingestVisitors, events, attributes: 3, userPrefix: `s${events}-`, warmupSeconds: 2, durationSeconds: P.sizeDuration }));
     }
     return { out };
   });
   sizes.forEach((events, i) => {
     const r = sized.out[i];
     const ref = refSized.out[i];
+    const stored = events + 1;
     row(
-      `5. POST with ${events} event${events === 1 ? '' : 's'} per request: req/s (µs of service per request, per stored event)`,
-      r.rps > 0 ? `${f0(r.rps)} (${f0(1e6 / r.rps)} µs, ${f1(1e6 / r.rps / (events + 1))} µs/event)` : `none completed (${JSON.stringify(r.statuses)}, ${r.errors} errors, ${r.timeouts} timeouts)`,
-      f0(ref.rps),
+      `5. POST with ${events} event${events === 1 ? '' : 's'} per request: req/s; service CPU per request and per stored event`,
+      r.rps > 0
+        ? `${f0(r.rps)}; ${us(r.cpuUsPerRequest)}, ${f1(r.cpuUsPerRequest / stored)} µs/event`
+        : `none completed (${JSON.stringify(r.statuses)}, ${r.errors} errors, ${r.timeouts} timeouts)`,
+      `${f0(ref.rps)}; ${us(ref.cpuUsPerRequest)}`,
       x(r.rps / ref.rps),
       'linear',
       undefined,
@@ -277,7 +288,8 @@ function table() {
 }
 
 async function main() {
-  if (!existsSync(SERVICE)) throw new Error(`${SERVICE} is missing: run \`npm run build\` first (npm run bench does)`);
+  if (!existsSync(join(BUILT, 'apps', 'api', 'src', 'main.js'))) throw new Error(`${BUILT} holds no build: run \`npm run build\` first (npm run bench does)`);
+  cpSync(BUILT, DIST, { recursive: true });
   const started = new Date();
   const m = machine();
   const loadBefore = os.loadavg();

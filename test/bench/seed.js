@@ -18,7 +18,7 @@ const { join } = require('node:path');
 const { ROOT } = require('./lib');
 const { ATTRIBUTE_NAMES, BASE_TIME, EVENT_NAMES, attributeValue, random, userId } = require('./shapes');
 
-const dist = (lib) => require(join(ROOT, 'dist', 'libs', lib, 'src'));
+const dist = (lib) => require(join(process.env.BENCH_DIST || join(ROOT, 'dist'), 'libs', lib, 'src'));
 const { SqliteEventStore, newEventId, position } = dist('event-store');
 // The ids the service makes; SEED_IDS=v4 seeds random ones instead, for comparison.
 const newId = process.env.SEED_IDS === 'v4' ? randomUUID : newEventId;
