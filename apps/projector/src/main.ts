@@ -2,12 +2,15 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, loadConfig } from '@visitorbase/platform';
+import { PinoNestLogger, createLogger } from '@visitorbase/platform/observability/logging';
 import { ProjectorModule } from './projector.module';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   // A store that cannot be opened is logged by Nest, which then exits with 1.
-  const app = await NestFactory.createApplicationContext(ProjectorModule.forRoot(config));
+  const app = await NestFactory.createApplicationContext(ProjectorModule.forRoot(config), {
+    logger: new PinoNestLogger(createLogger(config.logLevel)),
+  });
   const logger = new Logger('visitorbase');
   let closing = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
