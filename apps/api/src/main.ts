@@ -8,14 +8,28 @@ async function main(): Promise<void> {
   const { app, createdKey } = await createApp(config);
   await app.listen(config.port, config.host);
   const logger = new Logger('visitorbase');
-  // Close in order (stop listening, finish requests, flush appends, stop the
-  // projector, close the stores) and exit 0, rather than dying on the signal.
+  // Close in order (stop the projector, stop listening, finish requests in
+  // flight, flush appends, close the stores) and exit 0, rather than dying on
+  // the signal. Within a bound: a connection still busy halfway through it (a
+  // client stalled mid-body, a long replay) is cut, its request unanswered, so
+  // that the stores still flush and close in the other half; past the bound
+  // the process exits 1.
+  const timeoutMs = config.shutdownTimeoutMs ?? 10_000;
   let closing = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       if (closing) return;
       closing = true;
-      logger.log(`${signal} received, shutting down`);
+      logger.log(`${signal} received, shutting down within ${timeoutMs} ms`);
+      const server = app.getHttpServer();
+      setTimeout(() => {
+        logger.warn('requests still in flight after half the shutdown time: closing their connections');
+        server.closeAllConnections();
+      }, timeoutMs / 2).unref();
+      setTimeout(() => {
+        logger.error(`shutdown did not finish within ${timeoutMs} ms; exiting`);
+        process.exit(1);
+      }, timeoutMs).unref();
       app.close().then(
         () => process.exit(0),
         (error: unknown) => {

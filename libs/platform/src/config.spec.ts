@@ -79,3 +79,11 @@ describe('loadConfig: rate limit', () => {
     expect(() => loadConfig({ RATE_LIMIT_PER_SECOND: '5', RATE_LIMIT_BURST: '0.5' })).toThrow(/RATE_LIMIT_BURST must be at least 1/);
   });
 });
+
+describe('loadConfig: shutdown', () => {
+  it('bounds an orderly shutdown to 10 s unless SHUTDOWN_TIMEOUT_MS says otherwise', () => {
+    expect(loadConfig({}).shutdownTimeoutMs).toBe(10_000);
+    expect(loadConfig({ SHUTDOWN_TIMEOUT_MS: '2500' }).shutdownTimeoutMs).toBe(2500);
+    expect(() => loadConfig({ SHUTDOWN_TIMEOUT_MS: 'soon' })).toThrow(/SHUTDOWN_TIMEOUT_MS must be an integer from 100 to 600000/);
+  });
+});

@@ -19,6 +19,8 @@ export interface AppConfig {
   readonly readModel?: ReadModelBackend;
   /** Requests per second (and burst) allowed to each API key; unlimited when absent. */
   readonly rateLimit?: { readonly perSecond: number; readonly burst: number };
+  /** Longest an orderly shutdown may take before the process gives up and exits 1 (default 10 s). */
+  readonly shutdownTimeoutMs?: number;
 }
 
 export type EventStoreBackend = { readonly kind: 'sqlite' } | { readonly kind: 'eventstoredb'; readonly url: string };
@@ -48,6 +50,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     eventStore: parseEventStore(env),
     readModel: parseReadModel(env),
     rateLimit: parseRateLimit(env),
+    shutdownTimeoutMs: parseInteger('SHUTDOWN_TIMEOUT_MS', env.SHUTDOWN_TIMEOUT_MS, 10_000, 100, 600_000),
   };
 }
 
