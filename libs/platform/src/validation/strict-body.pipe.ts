@@ -1,8 +1,9 @@
 import { ArgumentMetadata, BadRequestException, Injectable, PipeTransform } from '@nestjs/common';
 import { ValidationError, ValidatorOptions, validateSync } from 'class-validator';
+import { passesCompiledRules } from './compiled-rules';
 import { isPlainObject, toInstance } from './nested';
 
-const OPTIONS: ValidatorOptions = {
+export const VALIDATOR_OPTIONS: ValidatorOptions = {
   whitelist: true,
   forbidNonWhitelisted: true,
   forbidUnknownValues: true,
@@ -13,8 +14,11 @@ const OPTIONS: ValidatorOptions = {
  * Validates a JSON body against its DTO's class-validator decorators, the
  * single source of the rules. Unlike Nest's stock ValidationPipe it skips
  * class-transformer and the promise-based validator: the DTO is built
- * directly from the parsed JSON and checked synchronously, which is most of
- * the cost of a request saved. Errors keep Nest's shape:
+ * directly from the parsed JSON and checked synchronously. A body that
+ * passes is recognised by the same rules compiled once per class
+ * (`passesCompiledRules`), about a third of `validateSync`'s cost; only a
+ * body that fails pays for `validateSync`, to get its messages. Errors keep
+ * Nest's shape:
  * `{"statusCode":400,"error":"Bad Request","message":[...]}`.
  */
 @Injectable()
@@ -27,7 +31,8 @@ export class StrictBodyPipe implements PipeTransform {
     }
     const problems: string[] = [];
     const instance = toInstance(type as new () => object, value, problems);
-    problems.push(...messages(validateSync(instance, OPTIONS)));
+    if (problems.length === 0 && passesCompiledRules(instance)) return instance;
+    problems.push(...messages(validateSync(instance, VALIDATOR_OPTIONS)));
     if (problems.length > 0) throw new BadRequestException(problems);
     return instance;
   }
