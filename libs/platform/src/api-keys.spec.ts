@@ -21,6 +21,24 @@ describe('KeyRing', () => {
     expect(ring.identify('API-Key KEY4')).toBeUndefined();
   });
 
+  it('compares a presented key with every stored digest, whether and wherever it matches', () => {
+    const ring = KeyRing.fromApiKeysVariable('production:KEY1,production:KEY2,development:KEY3');
+    // The module object itself (an import would be a read-only namespace): what api-keys.ts calls through.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const compare = jest.spyOn(require('node:crypto') as typeof import('node:crypto'), 'timingSafeEqual');
+    try {
+      for (const header of ['API-Key KEY1', 'API-Key KEY3', 'API-Key nope', `API-Key ${'x'.repeat(500)}`]) {
+        compare.mockClear();
+        ring.identify(header);
+        // No early exit: the time taken does not tell which key, or how much of one, matched.
+        expect(compare).toHaveBeenCalledTimes(3);
+        for (const [a, b] of compare.mock.calls) expect([(a as Buffer).length, (b as Buffer).length]).toEqual([32, 32]);
+      }
+    } finally {
+      compare.mockRestore();
+    }
+  });
+
   it('keeps a colon inside a key', () => {
     expect(KeyRing.fromApiKeysVariable('production:a:b').authenticate('API-Key a:b')).toBe('production');
   });
