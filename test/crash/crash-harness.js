@@ -234,6 +234,8 @@ function verify({ ledger, events, head, readModel, served }) {
     }
   }
   const counts = { acked: 0, answered: 0, noAnswer: 0, noAnswerInLog: 0, lost: 0, duplicated: 0, partial: 0, unexpectedStatus: 0 };
+  // ECONNREFUSED: never reached a listening service. ECONNRESET and the like: cut off by the kill, maybe appended.
+  const noAnswerBy = {};
   for (const entry of ledger) {
     const req = `r${entry.id}`;
     const upserts = upsertsByReq.get(req) ?? 0;
@@ -268,6 +270,7 @@ function verify({ ledger, events, head, readModel, served }) {
     } else {
       counts.noAnswer++;
       if (upserts > 0) counts.noAnswerInLog++;
+      noAnswerBy[entry.error] = (noAnswerBy[entry.error] ?? 0) + 1;
     }
   }
 
@@ -325,7 +328,7 @@ function verify({ ledger, events, head, readModel, served }) {
   if (head !== undefined && (checkpoint === undefined || checkpoint.commit !== head.commit)) {
     problem(`read model checkpoint ${checkpoint?.commit} is not the head of the log ${head.commit}`);
   }
-  return { problems, counts: { ...counts, events: events.length, streams: streams.size, profiles: checkedProfiles } };
+  return { problems, counts: { ...counts, noAnswerBy, events: events.length, streams: streams.size, profiles: checkedProfiles } };
 }
 
 async function main() {
