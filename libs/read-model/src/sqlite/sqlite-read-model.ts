@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { Position, comparePositions, position } from '@visitorbase/event-store';
-import { Profile, VisitorFact, evolve, reviveProfile, serializeProfile, toView } from '@visitorbase/users/domain';
+import { Profile, VisitorFact, evolveAll, reviveProfile, serializeProfile, toView } from '@visitorbase/users/domain';
 import { ReadModel, ReadModelVersions, ReadModelView } from '../read-model.port';
 
 interface VersionStatements {
@@ -157,19 +157,20 @@ export class SqliteReadModel implements ReadModel {
 
   private applyInTransaction(version: number, facts: readonly VisitorFact[], checkpoint: Position): void {
     const { load, save } = this.statements(version);
-    const touched = new Map<string, { before: Profile | undefined; after: Profile | undefined }>();
+    // Each visitor's facts are folded in one run, in log order: one copy of its dictionaries per apply, not per fact.
+    const touched = new Map<string, { before: Profile | undefined; facts: VisitorFact[] }>();
     for (const fact of facts) {
       const key = `${fact.environment}\u0000${fact.userId}`;
       let entry = touched.get(key);
       if (!entry) {
         const row = load.get(fact.environment, fact.userId);
-        const before = row ? reviveProfile(row.state) : undefined;
-        entry = { before, after: before };
+        entry = { before: row ? reviveProfile(row.state) : undefined, facts: [] };
         touched.set(key, entry);
       }
-      entry.after = evolve(entry.after, fact);
+      entry.facts.push(fact);
     }
-    for (const { before, after } of touched.values()) {
+    for (const { before, facts: run } of touched.values()) {
+      const after = evolveAll(before, run);
       if (!after || after === before) continue;
       save.run(after.environment, after.userId, after.revision, serializeProfile(after), JSON.stringify(toView(after)));
       this.onApplyStep?.('profile-saved');

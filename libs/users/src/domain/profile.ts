@@ -80,6 +80,65 @@ export function evolve(profile: Profile | undefined, fact: VisitorFact): Profile
   }
 }
 
+/**
+ * `facts.reduce(evolve, profile)`, with the same result down to the order of
+ * keys, but copying each dictionary once for the whole run instead of once
+ * per fact: folding a page of a visitor's facts no longer costs a copy of all
+ * its attributes or event names per fact. Pure: the copies are private until
+ * returned. Answers `profile` itself when no fact is new.
+ */
+export function evolveAll(profile: Profile | undefined, facts: readonly VisitorFact[]): Profile | undefined {
+  let start = profile;
+  let revision = profile?.revision ?? -1;
+  let attributes: Record<string, AttributeValue> | undefined;
+  let events: Record<string, EventSummary> | undefined;
+  let emailAddress: string | undefined;
+  let changed = false;
+  for (const fact of facts) {
+    if (start && fact.revision <= revision) continue;
+    if (!start) {
+      start = {
+        environment: fact.environment,
+        userId: fact.userId,
+        revision: -1,
+        createdAt: fact.type === USER_UPSERTED ? fact.data.receivedAt : fact.data.timestamp,
+        attributes: dictionary(),
+        events: dictionary(),
+      };
+    }
+    changed = true;
+    revision = fact.revision;
+    if (fact.type === USER_UPSERTED) {
+      const given = fact.data.attributes;
+      const names = Object.keys(given);
+      if (names.length > 0) {
+        attributes ??= dictionary(start.attributes);
+        for (const name of names) attributes[name] = given[name];
+      }
+      if (fact.data.emailAddress !== undefined) emailAddress = fact.data.emailAddress;
+    } else {
+      const { event, timestamp } = fact.data;
+      events ??= dictionary(start.events);
+      const seen = events[event];
+      events[event] = seen
+        ? {
+            count: seen.count + 1,
+            createdAt: Math.min(seen.createdAt, timestamp),
+            updatedAt: Math.max(seen.updatedAt, timestamp),
+          }
+        : { count: 1, createdAt: timestamp, updatedAt: timestamp };
+    }
+  }
+  if (!changed || !start) return profile;
+  const next: Profile = {
+    ...start,
+    revision,
+    attributes: attributes ?? start.attributes,
+    events: events ?? start.events,
+  };
+  return emailAddress === undefined ? next : { ...next, emailAddress };
+}
+
 function copyInto<T>(target: Record<string, T>, source: Readonly<Record<string, T>>): Record<string, T> {
   for (const key of Object.keys(source)) target[key] = source[key];
   return target;
