@@ -31,6 +31,7 @@ const P = QUICK
   ? { warmup: 1, duration: 3, ingestVisitors: 10_000, readVisitors: 10_000, lagSeconds: 4, replayEvents: 100_000, replayVisitors: 10_000, growthLarge: 10_000, sizeDuration: 2 }
   : { warmup: 5, duration: 20, ingestVisitors: 10_000, readVisitors: 100_000, lagSeconds: 20, replayEvents: 1_000_000, replayVisitors: 10_000, growthLarge: 100_000, sizeDuration: 8 };
 const CONNECTIONS = 64;
+const REPLAY_HEAP_MB = 128;
 const API_KEY = 'bench-key';
 const BUILT = join(ROOT, 'dist');
 const REFERENCE = join(__dirname, 'reference-server.js');
@@ -171,14 +172,18 @@ async function replay() {
   const seeded = await runJson('seed.js', ['events', dataDir, String(P.replayEvents), String(P.replayVisitors)]);
   log(`replay: seeded in ${f1(seeded.seconds)} s; rebuilding`);
   const result = await runJson('replay.js', [dataDir, String(seeded.events)]);
-  log(`replay: ${f0(result.eventsPerSecond)} events/s, peak RSS ${f0(result.peakRssMb)} MB`);
-  const first = result.samples[0];
-  const last = result.samples[result.samples.length - 1];
-  const maxSample = Math.max(...result.samples.map((s) => s.rssMb));
+  log(`replay: ${f0(result.eventsPerSecond)} events/s, peak RSS ${f0(result.peakRssMb)} MB; again with V8's heap capped at ${REPLAY_HEAP_MB} MB`);
+  // V8 grows its heap with garbage long before it collects; with the heap capped, the resident set shows what the rebuild keeps.
+  const capped = await runJson('replay.js', [dataDir, String(seeded.events)], { nodeArgs: [`--max-old-space-size=${REPLAY_HEAP_MB}`] });
+  log(`replay capped: ${f0(capped.eventsPerSecond)} events/s, peak RSS ${f0(capped.peakRssMb)} MB`);
+  const first = capped.samples[0];
+  const last = capped.samples[capped.samples.length - 1];
+  const maxSample = Math.max(...capped.samples.map((s) => s.rssMb));
   row(`4. Replay, ${f0(result.events)} events over ${f0(P.replayVisitors)} visitors (events/s)`, f0(result.eventsPerSecond), '', '', '>= 300,000', result.eventsPerSecond >= 300_000);
-  row('4. Replay peak RSS', `${f0(result.peakRssMb)} MB`, '', '', '<= 300 MB', result.peakRssMb <= 300);
+  row('4. Replay peak RSS, V8 defaults', `${f0(result.peakRssMb)} MB`, '', '', '<= 300 MB', result.peakRssMb <= 300);
+  row(`4. Replay with V8's heap capped at ${REPLAY_HEAP_MB} MB: events/s; peak RSS`, `${f0(capped.eventsPerSecond)}; ${f0(capped.peakRssMb)} MB`, '', '', '<= 300 MB', capped.peakRssMb <= 300);
   row(
-    '4. Replay RSS after 10% / 100% of the events (max of the tenths)',
+    '4. Replay RSS (heap capped) after 10% / 100% of the events (max of the tenths)',
     `${f0(first?.rssMb)} / ${f0(last?.rssMb)} MB (max ${f0(maxSample)})`,
     '',
     '',
@@ -186,7 +191,7 @@ async function replay() {
     last && first ? last.rssMb <= first.rssMb * 1.25 + 16 : undefined,
   );
   notes.push(`replay: seeding ${f0(seeded.events)} events through SqliteEventStore.append took ${f1(seeded.seconds)} s (${f0(seeded.events / seeded.seconds)} events/s in batches of 2000 concurrent appends)`);
-  notes.push(`replay: resident set after each tenth of the log: ${result.samples.map((s) => f0(s.rssMb)).join(', ')} MB`);
+  notes.push(`replay: resident set after each tenth of the log: ${result.samples.map((s) => f0(s.rssMb)).join(', ')} MB with V8 defaults; ${capped.samples.map((s) => f0(s.rssMb)).join(', ')} MB with the heap capped`);
 }
 
 async function growth() {
