@@ -158,11 +158,11 @@ describe('hostile input', () => {
         }
       }),
       // The failure names the request; shrinking a batch of 50 would only take long.
-      { numRuns: RUNS, endOnFailure: true },
+      { numRuns: RUNS, endOnFailure: true, ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}) },
     );
     if (details.failed) {
       const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-      throw new Error(`${cause}\n(replay with fc seed ${details.seed}, path "${details.counterexamplePath}")`);
+      throw new Error(`${cause}\n(replay: FUZZ_SEED=${details.seed} npx jest test/fuzz)`);
     }
     expect(sent).toBe(RUNS * BATCH);
     // Both sides of the property were exercised in earnest, not only one of them.

@@ -1,5 +1,5 @@
 import { ArgumentMetadata, BadRequestException, Injectable, PipeTransform } from '@nestjs/common';
-import { ValidationError, ValidatorOptions, validateSync } from 'class-validator';
+import { ValidationError, ValidationTypes, ValidatorOptions, validateSync } from 'class-validator';
 import { passesCompiledRules } from './compiled-rules';
 import { isPlainObject, toInstance } from './nested';
 
@@ -47,10 +47,19 @@ export function messages(errors: readonly ValidationError[], parentPath = ''): s
   const out: string[] = [];
   for (const error of errors) {
     const path = parentPath ? `${parentPath}.${error.property}` : error.property;
-    for (const message of Object.values(error.constraints ?? {})) {
-      for (const line of message.split('\n')) out.push(parentPath ? `${parentPath}.${line}` : line);
+    for (const [constraint, message] of Object.entries(error.constraints ?? {})) {
+      // class-validator names an unknown property as it was sent: quoted when it is not a
+      // plain name, a name with a line break stays one line, and an empty one shows.
+      const lines = constraint === ValidationTypes.WHITELIST ? [`property ${propertyLabel(error.property)} should not exist`] : message.split('\n');
+      for (const line of lines) out.push(parentPath ? `${parentPath}.${line}` : line);
     }
     if (error.children?.length) out.push(...messages(error.children, path));
   }
   return out;
+}
+
+const PLAIN_NAME = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+function propertyLabel(name: string): string {
+  return PLAIN_NAME.test(name) ? name : JSON.stringify(name);
 }

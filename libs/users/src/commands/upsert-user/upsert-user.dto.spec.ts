@@ -145,6 +145,12 @@ describe('POST /v2/users body rules', () => {
     expect((UpsertUserDto.prototype as unknown as Record<string, unknown>).polluted).toBeUndefined();
   });
 
+  it('names an unknown field in one line, quoted when it is not a plain name', () => {
+    expect(rejected({ userId: 'u', 'a\n\nb': 1 })).toEqual(['property "a\\n\\nb" should not exist']);
+    expect(rejected({ userId: 'u', '': 1 })).toEqual(['property "" should not exist']);
+    expect(rejected({ userId: 'u', events: [{ event: 'e', 'x y': 1 }] })).toEqual(['events.0.property "x y" should not exist']);
+  });
+
   it('rejects a body that is not a JSON object', () => {
     for (const body of [undefined, null, [], 'text', 3, true]) {
       expect(rejected(body)).toEqual(['request body must be a JSON object']);
