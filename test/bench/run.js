@@ -122,7 +122,10 @@ async function ingest() {
   if (svc.non2xx || svc.errors) notes.push(`ingest: ${svc.non2xx} non-2xx answers (${JSON.stringify(svc.statuses)}), ${svc.errors} errors`);
   if (PROFILE) {
     const file = readdirSync(profileDir).find((name) => name.endsWith('.cpuprofile'));
-    if (file) process.stdout.write(`\nCPU profile of the service during ingest (${join(profileDir, file)}):\n${formatProfile(summarizeProfile(join(profileDir, file), 20))}\n\n`);
+    if (file) {
+      const where = KEEP ? join(profileDir, file) : 'removed at the end of the run; BENCH_KEEP=1 keeps it';
+      process.stdout.write(`\nCPU profile of the service during ingest (${where}):\n${formatProfile(summarizeProfile(join(profileDir, file), 20))}\n\n`);
+    }
   }
   return svc.rps;
 }
