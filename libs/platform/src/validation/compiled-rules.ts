@@ -1,7 +1,7 @@
 import { ValidationArguments, ValidationTypes, getMetadataStorage } from 'class-validator';
 import type { ValidationMetadata } from 'class-validator/types/metadata/ValidationMetadata';
 
-/** Whether an instance passes every rule of its class, or undefined when the check cannot tell. */
+/** Whether an instance passes every rule of its class. */
 type Check = (object: object) => boolean;
 
 interface ConstraintCheck {
@@ -16,7 +16,7 @@ interface PropertyRules {
   readonly nested: number;
 }
 
-const compiled = new Map<Function, Check | null>();
+const compiled = new WeakMap<Function, Check | null>();
 
 /**
  * True when `instance` passes every class-validator rule of its class, the
