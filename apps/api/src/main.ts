@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { ConfigError, loadConfig } from '@visitorbase/platform';
+import { loadConfig } from '@visitorbase/platform';
+import { closeOnSignals, exitOnStartFailure } from '@visitorbase/platform/process/lifecycle';
 import { createApp } from './app.factory';
 
 async function main(): Promise<void> {
@@ -9,36 +10,18 @@ async function main(): Promise<void> {
   await app.listen(config.port, config.host);
   const logger = new Logger('visitorbase');
   // Close in order (stop the projector, stop listening, finish requests in
-  // flight, flush appends, close the stores) and exit 0, rather than dying on
-  // the signal. Within a bound: a connection still busy halfway through it (a
-  // client stalled mid-body, a long replay) is cut, its request unanswered, so
-  // that the stores still flush and close in the other half; past the bound
-  // the process exits 1.
-  const timeoutMs = config.shutdownTimeoutMs ?? 10_000;
-  let closing = false;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      if (closing) return;
-      closing = true;
-      logger.log(`${signal} received, shutting down within ${timeoutMs} ms`);
-      const server = app.getHttpServer();
-      setTimeout(() => {
-        logger.warn('requests still in flight after half the shutdown time: closing their connections');
-        server.closeAllConnections();
-      }, timeoutMs / 2).unref();
-      setTimeout(() => {
-        logger.error(`shutdown did not finish within ${timeoutMs} ms; exiting`);
-        process.exit(1);
-      }, timeoutMs).unref();
-      app.close().then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error(`shutdown failed: ${(error as Error)?.stack ?? String(error)}`);
-          process.exit(1);
-        },
-      );
-    });
-  }
+  // flight, flush appends, close the stores). A connection still busy halfway
+  // through the bound (a client stalled mid-body, a long replay) is cut, its
+  // request unanswered, so that the stores still flush and close in the other half.
+  closeOnSignals(app, {
+    logger,
+    what: 'shutting down',
+    timeoutMs: config.shutdownTimeoutMs ?? 10_000,
+    onSlow: () => {
+      logger.warn('requests still in flight after half the shutdown time: closing their connections');
+      app.getHttpServer().closeAllConnections();
+    },
+  });
   if (createdKey) {
     // Shown once: only its hash is kept, in api-keys.json under the data directory.
     process.stdout.write(
@@ -50,11 +33,4 @@ async function main(): Promise<void> {
   logger.log(`listening on ${await app.getUrl()} with data in ${config.dataDir}`);
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`visitorbase: ${error.message}\n`);
-  } else {
-    process.stderr.write(`visitorbase: failed to start: ${(error as Error)?.stack ?? String(error)}\n`);
-  }
-  process.exit(1);
-});
+main().catch(exitOnStartFailure('visitorbase'));

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ConfigError, loadConfig } from '@visitorbase/platform';
+import { loadConfig } from '@visitorbase/platform';
+import { closeOnSignals, exitOnStartFailure } from '@visitorbase/platform/process/lifecycle';
 import { PinoNestLogger, createLogger } from '@visitorbase/platform/observability/logging';
 import { ProjectorModule } from './projector.module';
 
@@ -12,29 +13,8 @@ async function main(): Promise<void> {
     logger: new PinoNestLogger(createLogger(config.logLevel)),
   });
   const logger = new Logger('visitorbase');
-  let closing = false;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      if (closing) return;
-      closing = true;
-      logger.log(`${signal} received, stopping the projector`);
-      app.close().then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error(`shutdown failed: ${(error as Error)?.stack ?? String(error)}`);
-          process.exit(1);
-        },
-      );
-    });
-  }
+  closeOnSignals(app, { logger, what: 'stopping the projector', timeoutMs: config.shutdownTimeoutMs ?? 10_000 });
   logger.log('projector running');
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`visitorbase projector: ${error.message}\n`);
-  } else {
-    process.stderr.write(`visitorbase projector: failed to start: ${(error as Error)?.stack ?? String(error)}\n`);
-  }
-  process.exit(1);
-});
+main().catch(exitOnStartFailure('visitorbase projector'));

@@ -1,0 +1,56 @@
+import { Logger } from '@nestjs/common';
+import { ConfigError } from '../config';
+
+export interface Closable {
+  close(): Promise<void>;
+}
+
+export interface CloseOnSignalsOptions {
+  readonly logger: Logger;
+  /** What closing means for this process, for the log line. */
+  readonly what: string;
+  /** Past this, the process exits 1 whatever is still open. */
+  readonly timeoutMs: number;
+  /** Called at half the bound if closing has not finished: a chance to cut what holds it open. */
+  readonly onSlow?: () => void;
+}
+
+/**
+ * On SIGTERM or SIGINT: close in order and exit 0, rather than dying on the
+ * signal; exit 1 if closing fails or does not finish within the bound.
+ */
+export function closeOnSignals(app: Closable, options: CloseOnSignalsOptions): void {
+  const { logger, timeoutMs } = options;
+  let closing = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      if (closing) return;
+      closing = true;
+      logger.log(`${signal} received, ${options.what} within ${timeoutMs} ms`);
+      if (options.onSlow) setTimeout(options.onSlow, timeoutMs / 2).unref();
+      setTimeout(() => {
+        logger.error(`shutdown did not finish within ${timeoutMs} ms; exiting`);
+        process.exit(1);
+      }, timeoutMs).unref();
+      app.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error(`shutdown failed: ${(error as Error)?.stack ?? String(error)}`);
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+/** A process that could not start: one clear line on stderr (with the stack unless it is a configuration mistake), exit 1. */
+export function exitOnStartFailure(name: string): (error: unknown) => never {
+  return (error) => {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${name}: ${error.message}\n`);
+    } else {
+      process.stderr.write(`${name}: failed to start: ${(error as Error)?.stack ?? String(error)}\n`);
+    }
+    process.exit(1);
+  };
+}
