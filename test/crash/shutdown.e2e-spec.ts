@@ -14,7 +14,7 @@ interface Sent {
   outcome?: { status: number; body: string } | { error: string };
 }
 
-function post(agent: Agent, url: string, req: string): Promise<Sent['outcome']> {
+function post(agent: Agent, url: string, req: string): Promise<NonNullable<Sent['outcome']>> {
   const body = JSON.stringify({ userId: `visitor-${Number(req.slice(1)) % 10}`, attributes: { req }, events: [{ event: 'Tick', timestamp: 1 }] });
   return new Promise((resolve) => {
     const { hostname, port } = new URL(url);
@@ -67,10 +67,11 @@ describe('graceful shutdown on SIGTERM', () => {
         while (!stopping) {
           const entry: Sent = { req: `r${next++}` };
           sent.push(entry);
-          entry.outcome = await post(agent, service.url, entry.req);
-          if ('status' in entry.outcome && entry.outcome.status === 202) acked++;
+          const outcome = await post(agent, service.url, entry.req);
+          entry.outcome = outcome;
+          if ('status' in outcome && outcome.status === 202) acked++;
           // Refused: the service has stopped listening; this worker is done.
-          if ('error' in entry.outcome) break;
+          if ('error' in outcome) break;
         }
       });
       while (acked < 200) await new Promise((resolve) => setTimeout(resolve, 5));

@@ -72,7 +72,7 @@ const notAString: fc.Arbitrary<Json> = fc.oneof(
   fc.integer(),
   fc.boolean(),
   fc.constant(null),
-  fc.constant([]),
+  fc.constant<Json>([]),
   fc.constant(object([])),
   hugeNumbers,
   deepArrays,
@@ -148,8 +148,8 @@ const badAttributeValue: fc.Arbitrary<Json> = fc.oneof(
   hugeNumbers,
   fc.constant(null),
   fc.constant(object([])),
-  fc.constant([]),
-  fc.constant([1, 'a']),
+  fc.constant<Json>([]),
+  fc.constant<Json>([1, 'a']),
   deepArrays,
   deepObjects,
   tooLong(LIMITS.attributeStringLength),
@@ -176,10 +176,10 @@ const badTimestamp: fc.Arbitrary<Json> = fc.oneof(
   hugeNumbers,
   fc.constant(raw(String(LIMITS.maxTimestamp + 1))),
   fc.boolean(),
-  fc.constant([]),
+  fc.constant<Json>([]),
 );
 const badEvent: fc.Arbitrary<Json> = fc.oneof(
-  fc.oneof(fc.integer(), cleanText(0, 5), fc.constant(null), fc.boolean(), fc.constant([]), deepArrays),
+  fc.oneof(fc.integer(), cleanText(0, 5), fc.constant(null), fc.boolean(), fc.constant<Json>([]), deepArrays),
   fc.constant(object([])),
   badEventName.map((event) => object([['event', event]])),
   badTimestamp.map((ts) => object([['event', 'e'], ['timestamp', ts]])),
@@ -249,7 +249,7 @@ function authHeaders(keys: Keys): fc.Arbitrary<{ headers: Record<string, string>
           fc.constantFrom(`Bearer ${keys.development}`, keys.development, 'API-Key', 'API-Key ', `API-Key ${keys.development} extra`, `API-Key ${keys.development}x`),
           cleanText(0, 30).map((s) => `API-Key ${s}`),
         )
-        .map((value) => ({ headers: value === undefined ? {} : { authorization: value }, valid: false })),
+        .map((value) => ({ headers: (value === undefined ? {} : { authorization: value }) as Record<string, string>, valid: false })),
     },
   );
 }
