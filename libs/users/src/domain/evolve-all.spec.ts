@@ -12,7 +12,7 @@ const fact: fc.Arbitrary<VisitorFact> = fc.oneof(
     receivedAt: fc.integer({ min: 0, max: 1000 }),
     attributes: fc.dictionary(name, value, { maxKeys: 3 }),
     emailAddress: fc.option(fc.constantFrom('a@example.com', 'b@example.com'), { nil: undefined }),
-  }).map(({ revision, receivedAt, attributes, emailAddress }) => ({
+  }).map(({ revision, receivedAt, attributes, emailAddress }): VisitorFact => ({
     environment: env,
     userId,
     revision,
@@ -20,14 +20,14 @@ const fact: fc.Arbitrary<VisitorFact> = fc.oneof(
     data: { userId, receivedAt, attributes, ...(emailAddress !== undefined ? { emailAddress } : {}) },
   })),
   fc.record({ revision: fc.integer({ min: 0, max: 30 }), event: name, timestamp: fc.integer({ min: 0, max: 1000 }) }).map(
-    ({ revision, event, timestamp }) => ({ environment: env, userId, revision, type: EVENT_TRACKED, data: { userId, event, timestamp } }),
+    ({ revision, event, timestamp }): VisitorFact => ({ environment: env, userId, revision, type: EVENT_TRACKED, data: { userId, event, timestamp } }),
   ),
 );
 /** Revisions mostly increasing, as a stream delivers them, with repeats and stale ones as redelivery does. */
 const run = fc.array(fact, { maxLength: 12 });
 
 describe('evolveAll', () => {
-  it('is the fold of evolve over the facts, to the order of keys, from any state', () => {
+  it('folds a run at once as it folds its facts one by one, to the order of keys, from any state', () => {
     fc.assert(
       fc.property(run, run, (before, facts) => {
         const start = before.reduce<Profile | undefined>(evolve, undefined);

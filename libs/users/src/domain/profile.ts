@@ -45,47 +45,16 @@ export function dictionary<T>(entries?: Readonly<Record<string, T>>): Record<str
  * makes at-least-once delivery harmless.
  */
 export function evolve(profile: Profile | undefined, fact: VisitorFact): Profile {
-  if (profile && fact.revision <= profile.revision) return profile;
-  const base: Profile = profile ?? {
-    environment: fact.environment,
-    userId: fact.userId,
-    revision: -1,
-    createdAt: fact.type === USER_UPSERTED ? fact.data.receivedAt : fact.data.timestamp,
-    attributes: dictionary(),
-    events: dictionary(),
-  };
-  switch (fact.type) {
-    case USER_UPSERTED: {
-      const { attributes, emailAddress } = fact.data;
-      const next: Profile = {
-        ...base,
-        revision: fact.revision,
-        attributes: Object.keys(attributes).length > 0 ? copyInto(dictionary(base.attributes), attributes) : base.attributes,
-      };
-      return emailAddress === undefined ? next : { ...next, emailAddress };
-    }
-    case EVENT_TRACKED: {
-      const { event, timestamp } = fact.data;
-      const seen = base.events[event];
-      const events = dictionary(base.events);
-      events[event] = seen
-        ? {
-            count: seen.count + 1,
-            createdAt: Math.min(seen.createdAt, timestamp),
-            updatedAt: Math.max(seen.updatedAt, timestamp),
-          }
-        : { count: 1, createdAt: timestamp, updatedAt: timestamp };
-      return { ...base, revision: fact.revision, events };
-    }
-  }
+  // A fact is a run of one: the fold is stated once, in evolveAll.
+  return evolveAll(profile, [fact])!;
 }
 
 /**
- * `facts.reduce(evolve, profile)`, with the same result down to the order of
- * keys, but copying each dictionary once for the whole run instead of once
- * per fact: folding a page of a visitor's facts no longer costs a copy of all
- * its attributes or event names per fact. Pure: the copies are private until
- * returned. Answers `profile` itself when no fact is new.
+ * The fold over a run of facts of one visitor, in stream order. Each
+ * dictionary is copied once for the whole run instead of once per fact, so
+ * folding a page of a visitor's facts does not copy all its attributes or
+ * event names per fact. Pure: the copies are private until returned.
+ * Answers `profile` itself when no fact is new.
  */
 export function evolveAll(profile: Profile | undefined, facts: readonly VisitorFact[]): Profile | undefined {
   let start = profile;
@@ -137,11 +106,6 @@ export function evolveAll(profile: Profile | undefined, facts: readonly VisitorF
     events: events ?? start.events,
   };
   return emailAddress === undefined ? next : { ...next, emailAddress };
-}
-
-function copyInto<T>(target: Record<string, T>, source: Readonly<Record<string, T>>): Record<string, T> {
-  for (const key of Object.keys(source)) target[key] = source[key];
-  return target;
 }
 
 /** Events ordered by first occurrence, then by name. */
