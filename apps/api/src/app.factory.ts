@@ -21,6 +21,8 @@ export interface CreatedApp {
   readonly app: NestFastifyApplication;
   /** A development key made on this first start, to show once; undefined otherwise. */
   readonly createdKey?: string;
+  /** Writes out the log lines still buffered. */
+  readonly flushLogs: () => void;
 }
 
 /** The whole HTTP application, as `main.ts` runs it and the end-to-end tests drive it. */
@@ -53,5 +55,5 @@ export async function createApp(config: AppConfig, options: { logger?: false } =
   if (config.rateLimit) registerRateLimit(fastify, config.rateLimit);
   setupOpenApi(app);
   await app.init();
-  return { app, createdKey };
+  return { app, createdKey, flushLogs: () => logger.flush() };
 }

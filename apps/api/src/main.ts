@@ -6,7 +6,7 @@ import { createApp } from './app.factory';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const { app, createdKey } = await createApp(config);
+  const { app, createdKey, flushLogs } = await createApp(config);
   await app.listen(config.port, config.host);
   const logger = new Logger('visitorbase');
   // Close in order (stop the projector, stop listening, finish requests in
@@ -31,6 +31,8 @@ async function main(): Promise<void> {
     );
   }
   logger.log(`listening on ${await app.getUrl()} with data in ${config.dataDir}`);
+  // Whoever waits for the start (an operator, a supervisor) sees it now, not at the next flush.
+  flushLogs();
 }
 
 main().catch(exitOnStartFailure('visitorbase'));

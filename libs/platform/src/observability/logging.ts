@@ -12,6 +12,11 @@ import { LogLevelName } from '../config';
  * would appear in a logged object.
  */
 export function createLogger(level: LogLevelName, fd: 1 | 2 = 1): Logger {
+  // Buffered: one write per 4 KB of lines rather than one per line, which a
+  // busy service feels. What is buffered is written at least every second,
+  // and pino writes the rest on exit; a SIGKILL can lose the last lines, never data.
+  const destination = pino.destination({ dest: fd, sync: false, minLength: 4096 });
+  setInterval(() => destination.flush(), FLUSH_EVERY_MS).unref();
   return pino(
     {
       level,
@@ -30,9 +35,11 @@ export function createLogger(level: LogLevelName, fd: 1 | 2 = 1): Logger {
         censor: '[redacted]',
       },
     },
-    pino.destination({ dest: fd, sync: true }),
+    destination,
   );
 }
+
+const FLUSH_EVERY_MS = 1_000;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
