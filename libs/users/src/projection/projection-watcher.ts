@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Inject, Injectable } from '@nestjs/common';
 import { Position, comparePositions } from '@visitorbase/event-store';
 import { READ_MODEL, ReadModel } from '@visitorbase/read-model';
@@ -26,8 +27,11 @@ export class ProjectionWatcher {
       if (await this.reached(target)) return true;
       const left = deadline - Date.now();
       if (left <= 0) return false;
-      const next = this.projector.running ? this.projector.nextApplied() : new Promise<void>(() => undefined);
-      await Promise.race([next, delay(this.projector.running ? left : Math.min(POLL_MS, left))]);
+      const timeout = new AbortController();
+      const timer = setTimeout(() => timeout.abort(), this.projector.running ? left : Math.min(POLL_MS, left));
+      // The projector wakes us when it publishes a page; the timer when polling is due or time is up.
+      await (this.projector.running ? this.projector.nextApplied(timeout.signal) : once(timeout.signal, 'abort'));
+      clearTimeout(timer);
     }
   }
 
@@ -38,8 +42,4 @@ export class ProjectionWatcher {
     const checkpoint = await this.readModel.getCheckpoint();
     return checkpoint !== undefined && comparePositions(checkpoint, target) >= 0;
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -25,7 +25,7 @@ export class Projector {
   private abort?: AbortController;
   private loop?: Promise<void>;
   private lastApplied?: Position;
-  private appliedWaiters: Array<() => void> = [];
+  private readonly appliedWaiters = new Set<() => void>();
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
 
@@ -47,9 +47,20 @@ export class Projector {
     return this.lastApplied;
   }
 
-  /** Resolves the next time this projector applies a page. */
-  nextApplied(): Promise<void> {
-    return new Promise((resolve) => this.appliedWaiters.push(resolve));
+  /**
+   * Resolves the next time this projector publishes a page, or when `signal`
+   * aborts; either way the waiter is gone, so waits that time out leave nothing behind.
+   */
+  nextApplied(signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.appliedWaiters.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      this.appliedWaiters.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
   }
 
   start(): void {
@@ -80,11 +91,15 @@ export class Projector {
         );
         let switchedTo: number | undefined;
         for await (const page of this.store.subscribeToAll({ after, streamPrefix: VISITOR_STREAM_PREFIX, signal })) {
-          await this.applyPage(target, page);
+          if (page.length === 0) continue;
+          const checkpoint = await this.applyPage(target, page);
           backoff = this.initialBackoffMs;
-          if (signal.aborted) break;
+          // A page that went into a version no longer active is not published: readers
+          // (and the consistency token) read the active one, which gets it on resubscribing.
           switchedTo = await this.switchedFrom(active);
           if (switchedTo !== undefined) break;
+          this.published(checkpoint);
+          if (signal.aborted) break;
         }
         if (signal.aborted) break;
         if (switchedTo !== undefined) {
@@ -110,15 +125,16 @@ export class Projector {
     return active === version ? undefined : active;
   }
 
-  private async applyPage(target: ReadModelView, page: readonly RecordedEvent[]): Promise<void> {
-    if (page.length === 0) return;
+  private async applyPage(target: ReadModelView, page: readonly RecordedEvent[]): Promise<Position> {
     const facts = page.map(toFact).filter((fact): fact is VisitorFact => fact !== undefined);
     const checkpoint = page[page.length - 1].position;
     await target.apply(facts, checkpoint);
+    return checkpoint;
+  }
+
+  private published(checkpoint: Position): void {
     this.lastApplied = checkpoint;
-    const waiters = this.appliedWaiters;
-    this.appliedWaiters = [];
-    for (const wake of waiters) wake();
+    for (const wake of [...this.appliedWaiters]) wake();
   }
 }
 
