@@ -285,9 +285,17 @@ describe('Idempotency-Key', () => {
   it('answers 409 for a key reused with a different request, 400 for a malformed key, appending nothing', async () => {
     await post({ userId: 'k-c', events: [{ event: 'E' }] }, 'once').expect(202);
     const head = await app.running.app.get<EventStore>(EVENT_STORE).headPosition();
-    const conflict = await post({ userId: 'k-c', events: [{ event: 'E' }, { event: 'F' }] }, 'once');
-    expect(conflict.status).toBe(409);
-    expect(conflict.body).toEqual({ statusCode: 409, error: 'Conflict', message: 'This Idempotency-Key was used before for a different request' });
+    for (const other of [
+      { userId: 'k-c', events: [{ event: 'E' }, { event: 'F' }] },
+      { userId: 'k-c', events: [{ event: 'F' }] },
+      { userId: 'k-c', events: [{ event: 'E', timestamp: 1 }] },
+      { userId: 'k-c', attributes: { plan: 'x' }, events: [{ event: 'E' }] },
+      { userId: 'k-c' },
+    ]) {
+      const conflict = await post(other, 'once');
+      expect(conflict.status).toBe(409);
+      expect(conflict.body).toEqual({ statusCode: 409, error: 'Conflict', message: 'This Idempotency-Key was used before for a different request' });
+    }
     for (const key of ['', 'x'.repeat(256), 'with space', 'ü']) {
       const res = await app.http.post('/v2/users').set(dev).set('Content-Type', 'application/json').set('Idempotency-Key', key).send('{"userId":"k-c"}');
       expect(res.status).toBe(400);

@@ -61,7 +61,7 @@ export class SqliteEventStore implements EventStore {
   private readonly stmt: {
     lastRevision: Database.Statement<[string], { revision: number | null }>;
     insert: Database.Statement<[string, string, number, string, string, string, number]>;
-    byEventId: Database.Statement<[string], { stream: string; revision: number; position: number }>;
+    byEventId: Database.Statement<[string], { stream: string; revision: number; position: number; metadata: string }>;
     streamPage: Database.Statement<[string, number, number], EventRow>;
     allPage: Database.Statement<[number, number], EventRow>;
     head: Database.Statement<[], { position: number | null }>;
@@ -92,7 +92,7 @@ export class SqliteEventStore implements EventStore {
       insert: this.db.prepare(
         'INSERT INTO events (event_id, stream, revision, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
-      byEventId: this.db.prepare('SELECT stream, revision, position FROM events WHERE event_id = ?'),
+      byEventId: this.db.prepare('SELECT stream, revision, position, metadata FROM events WHERE event_id = ?'),
       streamPage: this.db.prepare(
         'SELECT * FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?',
       ),
@@ -171,12 +171,17 @@ export class SqliteEventStore implements EventStore {
     return { nextRevision: revision, position: position(BigInt(lastPosition)) };
   }
 
-  /** The same event ids were appended before: answer what that append answered. */
-  private replayedAppend(item: PendingAppend, first: { stream: string; revision: number }): AppendResult {
+  /**
+   * The same event ids were appended before: if it was this same append (same
+   * stream, same number of events, same metadata on its first event), answer
+   * what it answered; else the ids were reused for something else.
+   */
+  private replayedAppend(item: PendingAppend, first: { stream: string; revision: number; metadata: string }): AppendResult {
     const lastId = item.events[item.events.length - 1].id;
     const last = this.stmt.byEventId.get(lastId);
     const same =
       first.stream === item.stream &&
+      first.metadata === JSON.stringify(item.events[0].metadata ?? {}) &&
       last !== undefined &&
       last.stream === item.stream &&
       last.revision - first.revision + 1 === item.events.length;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { AppendResult, EVENT_STORE, EventStore, NewEvent, newEventId } from '@visitorbase/event-store';
@@ -15,6 +16,16 @@ function eventIds(command: UpsertUserCommand): () => string {
   return () => idempotentEventId(command.environment, command.body.userId, key, index++);
 }
 
+/**
+ * What a request asked for, apart from when it arrived: a retry has the same
+ * digest, another request under the same Idempotency-Key a different one.
+ */
+function requestDigest(command: UpsertUserCommand): string {
+  const { userId, attributes, emailAddress, events } = command.body;
+  const asked = [userId, attributes ?? {}, emailAddress ?? null, (events ?? []).map((e) => [e.event, e.timestamp ?? null])];
+  return createHash('sha256').update(JSON.stringify(asked)).digest('base64url');
+}
+
 /** Turns a validated upsert into events for the visitor's stream. Pure but for random ids. */
 export function upsertEvents(command: UpsertUserCommand, newId: () => string = eventIds(command)): NewEvent[] {
   const { userId, attributes, emailAddress, events } = command.body;
@@ -24,7 +35,10 @@ export function upsertEvents(command: UpsertUserCommand, newId: () => string = e
     attributes: attributes ?? {},
     ...(emailAddress != null ? { emailAddress } : {}),
   };
-  const metadata = { environment: command.environment };
+  const metadata =
+    command.idempotencyKey === undefined
+      ? { environment: command.environment }
+      : { environment: command.environment, request: requestDigest(command) };
   return [
     { id: newId(), type: USER_UPSERTED, data: upserted, metadata },
     ...(events ?? []).map((item): NewEvent => {
