@@ -198,6 +198,7 @@ export class SqliteEventStore implements EventStore {
       for (const row of rows) yield toRecorded(row);
       if (rows.length < PAGE_SIZE) return;
       from = rows[rows.length - 1].revision + 1;
+      await turn();
     }
   }
 
@@ -212,6 +213,9 @@ export class SqliteEventStore implements EventStore {
         if (matchesPrefix(row.stream, options.streamPrefix)) yield toRecorded(row);
       }
       after = rows[rows.length - 1].position;
+      // Reads are synchronous: without a turn of the event loop between pages, a long scan
+      // that yields little (a sparse filter) would hold up every request until it ends.
+      await turn();
     }
   }
 
@@ -224,6 +228,8 @@ export class SqliteEventStore implements EventStore {
         after = rows[rows.length - 1].position;
         const page = rows.filter((row) => matchesPrefix(row.stream, streamPrefix)).map(toRecorded);
         if (page.length > 0) yield page;
+        // Catching up on a backlog: let requests in between pages.
+        if (rows.length === PAGE_SIZE) await turn();
         continue;
       }
       await this.nextAppend(signal);
@@ -262,6 +268,11 @@ export class SqliteEventStore implements EventStore {
     this.wake();
     this.db.close();
   }
+}
+
+/** One turn of the event loop. */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function checkExpected(stream: string, expected: ExpectedRevision, last: number | null): void {
