@@ -105,6 +105,9 @@ describe('GET /v2/events', () => {
         'limit must be a positive integer',
       ]),
     );
+    const inherited = await app.http.get('/v2/events?constructor=x&toString=1').set(dev);
+    expect(inherited.status).toBe(400);
+    expect(inherited.body.message).toEqual(['query parameter constructor is not supported', 'query parameter toString is not supported']);
   });
 
   it('needs a key', async () => {

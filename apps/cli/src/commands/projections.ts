@@ -39,6 +39,9 @@ Options:
   -h, --help   this help
 `;
 
+/** Events per write transaction of a rebuild that runs beside a live service. */
+const LIVE_PAGE_SIZE = 5_000;
+
 export interface Stores {
   readonly events: () => Promise<EventStore>;
   readonly readModel: () => Promise<ReadModel>;
@@ -142,6 +145,8 @@ async function rebuild(args: string[], stores: Stores): Promise<void> {
       for (;;) {
         const headNow = await events.headPosition();
         const result = await rebuildReadModel(events, view, {
+          // Small pages: each is one write transaction, during which the live projector waits.
+          pageSize: LIVE_PAGE_SIZE,
           signal: abort.signal,
           onProgress: (p) =>
             progress.update(total + p.events, headNow && headNow.commit > 0n ? Number((p.position.commit * 10_000n) / headNow.commit) / 10_000 : undefined),
@@ -154,6 +159,12 @@ async function rebuild(args: string[], stores: Stores): Promise<void> {
           return;
         }
         if (await readModel.activate(target)) break;
+        if (result.events === 0) {
+          // Caught up with the log, yet behind the active version: the log holds less than what was projected.
+          throw new Error(
+            `the active read model version ${active} is past the head of the log; is this the event store it was built from?`,
+          );
+        }
       }
     } finally {
       process.off('SIGINT', stop);

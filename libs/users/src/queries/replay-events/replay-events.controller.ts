@@ -44,7 +44,7 @@ export class ReplayEventsController {
     @Query() query: Record<string, unknown>,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const unknown = Object.keys(query).filter((key) => !(key in QUERY_NAMES));
+    const unknown = Object.keys(query).filter((key) => !Object.hasOwn(QUERY_NAMES, key));
     const text: ReplayQueryText = {};
     const problems = unknown.map((key) => `query parameter ${key} is not supported`);
     for (const key of Object.keys(QUERY_NAMES) as Array<keyof ReplayQueryText>) {
