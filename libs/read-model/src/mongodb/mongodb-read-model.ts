@@ -23,12 +23,6 @@ const CHECKPOINTS = 'checkpoints';
 const META = 'meta';
 /** The document of `meta` that names the active version and the one being rebuilt. */
 const VERSIONS = 'read-model';
-/**
- * How long the active version is taken as known for reads. A switch reaches
- * readers within this time; until then they read the previous version, which
- * a switch keeps.
- */
-const ACTIVE_VERSION_TTL_MS = 1_000;
 /** How long an operation waits for a server before failing, unless the URL says otherwise. */
 const SERVER_SELECTION_TIMEOUT_MS = 5_000;
 
@@ -66,8 +60,6 @@ export interface MongoReadModelOptions {
  * SQLite read model uses, so both backends answer byte for byte the same.
  */
 export class MongoReadModel implements ReadModel {
-  private activeCache?: { version: number; until: number };
-
   private constructor(
     private readonly client: MongoClient,
     private readonly db: Db,
@@ -87,7 +79,7 @@ export class MongoReadModel implements ReadModel {
         db.collection<CheckpointDocument>(CHECKPOINTS),
         db.collection<VersionsDocument>(META),
       );
-      await readModel.createIndexes(await readModel.activeVersion(true));
+      await readModel.createIndexes(await readModel.activeVersion());
       return readModel;
     } catch (error) {
       await client.close().catch(() => undefined);
@@ -96,15 +88,15 @@ export class MongoReadModel implements ReadModel {
   }
 
   getCheckpoint(): Promise<Position | undefined> {
-    return guard(async () => this.checkpointOf(await this.activeVersion(true)));
+    return guard(async () => this.checkpointOf(await this.activeVersion()));
   }
 
   apply(facts: readonly VisitorFact[], checkpoint: Position): Promise<void> {
-    return guard(async () => this.applyTo(await this.activeVersion(true), facts, checkpoint));
+    return guard(async () => this.applyTo(await this.activeVersion(), facts, checkpoint));
   }
 
   findProfileJson(environment: string, userId: string): Promise<string | undefined> {
-    return guard(async () => this.findIn(await this.activeVersion(false), environment, userId));
+    return guard(async () => this.findIn(await this.activeVersion(), environment, userId));
   }
 
   versions(): Promise<ReadModelVersions> {
@@ -157,7 +149,6 @@ export class MongoReadModel implements ReadModel {
       const current = await this.checkpointOf(active);
       if (current !== undefined && (built === undefined || comparePositions(built, current) < 0)) return false;
       // Compare and set: fails if another switch won meanwhile.
-      this.activeCache = undefined;
       try {
         const result = await this.meta.updateOne(
           { _id: VERSIONS, active: active === 1 ? { $in: [1, null] } : active } as Filter<VersionsDocument>,
@@ -181,14 +172,14 @@ export class MongoReadModel implements ReadModel {
     return this.db.collection<VisitorDocument>(usersCollection(version));
   }
 
-  /** The projector and the checkpoint always read it fresh; GETs may use it for a moment. */
-  private async activeVersion(fresh: boolean): Promise<number> {
-    const now = Date.now();
-    if (!fresh && this.activeCache && this.activeCache.until > now) return this.activeCache.version;
+  /**
+   * Read fresh every time, GETs included: a reader that kept the previous
+   * version after a switch could miss a write whose consistency token the
+   * projector has already honoured in the new one.
+   */
+  private async activeVersion(): Promise<number> {
     const doc = await this.meta.findOne({ _id: VERSIONS });
-    const version = doc?.active ?? 1;
-    this.activeCache = { version, until: now + ACTIVE_VERSION_TTL_MS };
-    return version;
+    return doc?.active ?? 1;
   }
 
   private async createIndexes(version: number): Promise<void> {
