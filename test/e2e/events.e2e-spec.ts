@@ -1,20 +1,13 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { ReplayLine } from '@visitorbase/users';
 import { DEV_KEY, PROD_KEY, useApp } from './support';
 
 const dev = { Authorization: `API-Key ${DEV_KEY}` };
 const prod = { Authorization: `API-Key ${PROD_KEY}` };
 
-interface Line {
-  environment: string;
-  userId: string;
-  stream: string;
-  revision: number;
-  position: string;
-  type: string;
-  data: Record<string, unknown>;
-  recordedAt: number;
-}
+/** A replay line as parsed from the wire: its data is an event's JSON object. */
+type Line = ReplayLine & { data: Record<string, unknown> };
 
 describe('GET /v2/events', () => {
   const app = useApp();
