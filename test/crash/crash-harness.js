@@ -23,7 +23,7 @@
 const { spawn } = require('node:child_process');
 const { mkdtempSync, rmSync, existsSync } = require('node:fs');
 const http = require('node:http');
-const net = require('node:net');
+const { freePort } = require('../tools/free-port');
 const { tmpdir, cpus } = require('node:os');
 const { join } = require('node:path');
 
@@ -78,17 +78,6 @@ function random(seed) {
 
 const log = (message) => process.stderr.write(`crash-harness: ${message}\n`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The built service as its own process, on a fixed port so every restart is found at the same place. */
 function spawnService(dataDir, port) {

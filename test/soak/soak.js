@@ -15,7 +15,7 @@
  */
 const { spawn } = require('node:child_process');
 const { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } = require('node:fs');
-const net = require('node:net');
+const { freePort } = require('../tools/free-port');
 const { cpus, tmpdir, totalmem } = require('node:os');
 const { join } = require('node:path');
 const autocannon = require('autocannon');
@@ -44,17 +44,6 @@ function parseArgs(argv) {
 
 const log = (message) => process.stderr.write(`soak: ${message}\n`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function startService(dataDir, probeFile, sampleMs) {
   const port = await freePort();
