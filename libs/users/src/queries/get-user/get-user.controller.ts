@@ -1,4 +1,4 @@
-import { BadRequestException, Controller, Get, Headers, Inject, Param, Res } from '@nestjs/common';
+import { BadRequestException, Controller, Get, Headers, Inject, Param, Res, ServiceUnavailableException } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiHeader, ApiOperation, ApiParam, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
@@ -56,18 +56,10 @@ export class GetUserController {
         throw new BadRequestException([`${CONSISTENCY_TOKEN_HEADER} must be a token from the header of a 202 response`]);
       }
       if (!(await this.projection.waitFor(position, this.config.consistencyTimeoutMs))) {
-        await reply
-          .code(503)
-          .header('retry-after', '1')
-          .type('application/json; charset=utf-8')
-          .send(
-            JSON.stringify({
-              statusCode: 503,
-              error: 'Service Unavailable',
-              message: `The projection has not reached this write within ${this.config.consistencyTimeoutMs} ms; retry`,
-            }),
-          );
-        return;
+        reply.header('retry-after', '1');
+        throw new ServiceUnavailableException(
+          `The projection has not reached this write within ${this.config.consistencyTimeoutMs} ms; retry`,
+        );
       }
     }
     const body = await this.queries.execute(new GetUserQuery(environment, userId));
