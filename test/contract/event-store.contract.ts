@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   EventStore,
+  LoggedEvent,
   NewEvent,
   RecordedEvent,
   WrongExpectedRevisionError,
@@ -140,6 +141,31 @@ export function eventStoreContract(open: () => Promise<EventStore>): void {
     expect(fromSecond.map((e) => (e.data as { n: number }).n)).toEqual([2, 3]);
     const head = await store.headPosition();
     expect(head && comparePositions(head, all[2].position)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('reads the same events a page at a time, in pages of at most the size asked, none empty, up to the head when called', async () => {
+    const before = await store.headPosition();
+    for (let n = 0; n < 7; n++) {
+      await store.append(`${prefix}p-${n % 3}`, [event('T', { n: 2 * n }), event('T', { n: 2 * n + 1 })], 'any');
+      // Interleaved events of other streams fall out of pages without leaving empty ones.
+      await store.append(`other${prefix}${n}`, [event('T', { n: -1 }), event('T', { n: -1 }), event('T', { n: -1 })], 'any');
+    }
+    const pages = await collect(store.readAllPages({ after: before, streamPrefix: prefix, pageSize: 4 }));
+    const events = await collect(store.readAll({ after: before, streamPrefix: prefix }));
+    expect(pages.flat().map((e) => (e.data as { n: number }).n)).toEqual(Array.from({ length: 14 }, (_, i) => i));
+    const logged = ({ stream, revision, position, type, data }: LoggedEvent): LoggedEvent => ({ stream, revision, position, type, data });
+    expect(pages.flat().map(logged)).toEqual(events.map(logged));
+    expect(pages.every((page) => page.length > 0 && page.length <= 4)).toBe(true);
+    expect(pages.length).toBeGreaterThan(3);
+
+    const head = await store.headPosition();
+    const reading = store.readAllPages({ after: before, streamPrefix: prefix, pageSize: 2 })[Symbol.asyncIterator]();
+    const first = await reading.next();
+    await store.append(`${prefix}late`, [event('T', { n: 100 })], 'any');
+    const rest: LoggedEvent[] = [...(first.value as LoggedEvent[])];
+    for (let next = await reading.next(); !next.done; next = await reading.next()) rest.push(...next.value);
+    expect(rest.map((e) => (e.data as { n: number }).n)).toEqual(Array.from({ length: 14 }, (_, i) => i));
+    expect(comparePositions(rest[rest.length - 1].position, head!)).toBeLessThanOrEqual(0);
   });
 
   it('follows the log: catches up, then delivers new appends until aborted', async () => {

@@ -18,7 +18,9 @@ import {
   EventStoreUnavailableError,
   ExpectedRevision,
   NewEvent,
+  LoggedEvent,
   ReadAllOptions,
+  ReadAllPagesOptions,
   RecordedEvent,
   SubscribeOptions,
   WrongExpectedRevisionError,
@@ -147,21 +149,37 @@ export class EventStoreDbEventStore implements EventStore {
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    for await (const page of this.pagesUpToHead(options, this.pageSize)) yield* page;
+  }
+
+  /** Whole recorded events: the server sends them whole anyway. */
+  readAllPages(options: ReadAllPagesOptions = {}): AsyncIterable<readonly LoggedEvent[]> {
+    return this.pagesUpToHead(options, options.pageSize ?? this.pageSize);
+  }
+
+  private async *pagesUpToHead(options: ReadAllOptions, pageSize: number): AsyncIterable<RecordedEvent[]> {
+    if (!Number.isSafeInteger(pageSize) || pageSize < 1) throw new RangeError(`pageSize must be a positive integer, got ${pageSize}`);
     const head = await this.lastPosition();
     if (head === undefined) return;
     const { streamPrefix } = options;
     let after = options.after && options.after.commit >= 0n ? options.after : undefined;
     for (;;) {
       // Reading from a position includes the event at that position; `after` drops it.
-      const page = await this.readAllPage(after ?? START, FORWARDS, this.pageSize);
+      const page = await this.readAllPage(after ?? START, FORWARDS, pageSize);
+      const events: RecordedEvent[] = [];
+      let atHead = false;
       for (const event of page) {
-        if (comparePositions(event.position, head) > 0) return;
+        if (comparePositions(event.position, head) > 0) {
+          atHead = true;
+          break;
+        }
         if (after !== undefined && comparePositions(event.position, after) <= 0) continue;
         if (isSystemStream(event.streamId)) continue;
         if (streamPrefix !== undefined && !event.streamId.startsWith(streamPrefix)) continue;
-        yield toRecordedEvent(event);
+        events.push(toRecordedEvent(event));
       }
-      if (page.length < this.pageSize) return;
+      if (events.length > 0) yield events;
+      if (atHead || page.length < pageSize) return;
       const last = page[page.length - 1].position;
       if (comparePositions(last, head) >= 0) return;
       after = position(last.commit, last.prepare);

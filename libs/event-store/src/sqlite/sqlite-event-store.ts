@@ -5,9 +5,11 @@ import {
   EventStore,
   EventStoreUnavailableError,
   ExpectedRevision,
+  LoggedEvent,
   NewEvent,
   ReadAllOptions,
   RecordedEvent,
+  ReadAllPagesOptions,
   SubscribeOptions,
   WrongExpectedRevisionError,
 } from '../event-store.port';
@@ -23,16 +25,16 @@ interface PendingAppend {
   readonly reject: (error: unknown) => void;
 }
 
-interface EventRow {
-  position: number;
-  event_id: string;
-  stream: string;
-  revision: number;
-  type: string;
-  data: string;
-  metadata: string;
-  recorded_at: number;
-}
+/** Rows are read as arrays, in this column order: no object per row to build and throw away. */
+const COLUMNS = 'position, event_id, stream, revision, type, data, metadata, recorded_at';
+type EventRow = [position: number, eventId: string, stream: string, revision: number, type: string, data: string, metadata: string, recordedAt: number];
+/** What `readAllPages` reads: a third fewer bytes to copy out of SQLite per event, and one JSON.parse instead of two. */
+const LOGGED_COLUMNS = 'position, stream, revision, type, data';
+type LoggedRow = [position: number, stream: string, revision: number, type: string, data: string];
+const POSITION = 0;
+const STREAM = 2;
+const REVISION = 3;
+const LOGGED_STREAM = 1;
 
 export interface SqliteEventStoreOptions {
   /**
@@ -64,6 +66,7 @@ export class SqliteEventStore implements EventStore {
     byEventId: Database.Statement<[string], { stream: string; revision: number; position: number; metadata: string }>;
     streamPage: Database.Statement<[string, number, number], EventRow>;
     allPage: Database.Statement<[number, number], EventRow>;
+    loggedPage: Database.Statement<[number, number], LoggedRow>;
     head: Database.Statement<[], { position: number | null }>;
   };
   private readonly commitBatch: Database.Transaction<(batch: PendingAppend[]) => Array<AppendResult | Error>>;
@@ -93,10 +96,17 @@ export class SqliteEventStore implements EventStore {
         'INSERT INTO events (event_id, stream, revision, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       byEventId: this.db.prepare('SELECT stream, revision, position, metadata FROM events WHERE event_id = ?'),
-      streamPage: this.db.prepare(
-        'SELECT * FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?',
-      ),
-      allPage: this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?'),
+      streamPage: this.db
+        .prepare<[string, number, number], EventRow>(
+          `SELECT ${COLUMNS} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`,
+        )
+        .raw(true),
+      allPage: this.db
+        .prepare<[number, number], EventRow>(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`)
+        .raw(true),
+      loggedPage: this.db
+        .prepare<[number, number], LoggedRow>(`SELECT ${LOGGED_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`)
+        .raw(true),
       head: this.db.prepare('SELECT max(position) AS position FROM events'),
     };
     const appendOne = this.db.transaction((item: PendingAppend, now: number) => this.appendInTransaction(item, now));
@@ -197,22 +207,39 @@ export class SqliteEventStore implements EventStore {
       const rows = this.stmt.streamPage.all(stream, from, PAGE_SIZE);
       for (const row of rows) yield toRecorded(row);
       if (rows.length < PAGE_SIZE) return;
-      from = rows[rows.length - 1].revision + 1;
+      from = rows[rows.length - 1][REVISION] + 1;
       await turn();
     }
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    for await (const page of this.pagesUpToHead(this.stmt.allPage, STREAM, toRecorded, options, PAGE_SIZE)) yield* page;
+  }
+
+  readAllPages(options: ReadAllPagesOptions = {}): AsyncIterable<readonly LoggedEvent[]> {
+    return this.pagesUpToHead(this.stmt.loggedPage, LOGGED_STREAM, toLogged, options, pageSizeOf(options));
+  }
+
+  private async *pagesUpToHead<Row extends [number, ...unknown[]], T>(
+    statement: Database.Statement<[number, number], Row>,
+    streamColumn: number,
+    convert: (row: Row) => T,
+    options: ReadAllOptions,
+    pageSize: number,
+  ): AsyncIterable<T[]> {
     const head = this.stmt.head.get()?.position ?? 0;
     let after = startAfter(options.after);
     while (after < head) {
-      const rows = this.stmt.allPage.all(after, PAGE_SIZE);
+      // Positions only grow, so no more than head - after rows can be at or below the head.
+      const rows = statement.all(after, Math.min(pageSize, head - after));
       if (rows.length === 0) return;
+      const page: T[] = [];
       for (const row of rows) {
-        if (row.position > head) return;
-        if (matchesPrefix(row.stream, options.streamPrefix)) yield toRecorded(row);
+        if (row[POSITION] > head) break;
+        if (matchesPrefix(row[streamColumn] as string, options.streamPrefix)) page.push(convert(row));
       }
-      after = rows[rows.length - 1].position;
+      if (page.length > 0) yield page;
+      after = rows[rows.length - 1][POSITION];
       // Reads are synchronous: without a turn of the event loop between pages, a long scan
       // that yields little (a sparse filter) would hold up every request until it ends.
       await turn();
@@ -225,8 +252,9 @@ export class SqliteEventStore implements EventStore {
     while (!signal?.aborted && !this.closed) {
       const rows = this.stmt.allPage.all(after, PAGE_SIZE);
       if (rows.length > 0) {
-        after = rows[rows.length - 1].position;
-        const page = rows.filter((row) => matchesPrefix(row.stream, streamPrefix)).map(toRecorded);
+        after = rows[rows.length - 1][POSITION];
+        const page: RecordedEvent[] = [];
+        for (const row of rows) if (matchesPrefix(row[STREAM], streamPrefix)) page.push(toRecorded(row));
         if (page.length > 0) yield page;
         // Catching up on a backlog: let requests in between pages.
         if (rows.length === PAGE_SIZE) await turn();
@@ -296,15 +324,25 @@ function matchesPrefix(stream: string, prefix: string | undefined): boolean {
   return prefix === undefined || stream.startsWith(prefix);
 }
 
-function toRecorded(row: EventRow): RecordedEvent {
+function pageSizeOf(options: ReadAllPagesOptions): number {
+  const size = options.pageSize ?? PAGE_SIZE;
+  if (!Number.isSafeInteger(size) || size < 1) throw new RangeError(`pageSize must be a positive integer, got ${size}`);
+  return size;
+}
+
+function toLogged([at, stream, revision, type, data]: LoggedRow): LoggedEvent {
+  return { stream, revision, position: position(BigInt(at)), type, data: JSON.parse(data) };
+}
+
+function toRecorded([at, id, stream, revision, type, data, metadata, recordedAt]: EventRow): RecordedEvent {
   return {
-    id: row.event_id,
-    stream: row.stream,
-    revision: row.revision,
-    position: position(BigInt(row.position)),
-    type: row.type,
-    data: JSON.parse(row.data),
-    metadata: JSON.parse(row.metadata),
-    recordedAt: row.recorded_at,
+    id,
+    stream,
+    revision,
+    position: position(BigInt(at)),
+    type,
+    data: JSON.parse(data),
+    metadata: JSON.parse(metadata),
+    recordedAt,
   };
 }
