@@ -128,6 +128,66 @@ export function readModelContract(open: () => Promise<ReadModel>): void {
     ]);
   });
 
+  describe('whole profiles, for rebuilds that fold in memory', () => {
+    const fold = (facts: VisitorFact[]): Profile => {
+      let profile: Profile | undefined;
+      for (const fact of facts) profile = evolve(profile, fact);
+      return profile!;
+    };
+
+    it('stores a folded profile as the body the facts would give, and loads it back as the same fold state', async () => {
+      const attributes = JSON.parse('{"a.b":1,"$set":"x","__proto__":"p","constructor":true,"plan":"free"}');
+      const facts = [
+        upserted('w1', 0, attributes, 1_000),
+        tracked('w1', 1, '__proto__', 5_000),
+        tracked('w1', 2, 'a.b$c', 2_000),
+        tracked('w1', 3, '__proto__', 1_500),
+        upserted('w1', 4, { plan: 'paid' }, 9_000, 'w@example.com'),
+      ];
+      const profile = fold(facts);
+      const at = checkpoint();
+      await readModel.saveProfiles([profile, fold([upserted('w2', 0, { n: 2 }, 7)])], at);
+      expect(await readModel.findProfileJson(env, 'w1')).toBe(expected(facts));
+      expect(await readModel.getCheckpoint()).toEqual(at);
+
+      const [loaded, missing, second] = await readModel.loadProfiles([
+        { environment: env, userId: 'w1' },
+        { environment: env, userId: 'nobody' },
+        { environment: env, userId: 'w2' },
+      ]);
+      expect(loaded).toEqual(profile);
+      expect(JSON.stringify(toView(loaded!))).toBe(JSON.stringify(toView(profile)));
+      expect(missing).toBeUndefined();
+      expect(second?.attributes).toEqual({ n: 2 });
+
+      // The loaded state folds on as the stored one would.
+      const more = tracked('w1', 5, 'a.b$c', 100);
+      await readModel.saveProfiles([evolve(loaded, more)], checkpoint());
+      expect(await readModel.findProfileJson(env, 'w1')).toBe(expected([...facts, more]));
+    });
+
+    it('loads what apply folded, and apply folds on from what was saved', async () => {
+      const facts = [upserted('w3', 0, { a: 1 }, 1), tracked('w3', 1, 'E', 10), tracked('w3', 2, 'F', 5)];
+      await readModel.apply(facts.slice(0, 2), checkpoint());
+      const [applied] = await readModel.loadProfiles([{ environment: env, userId: 'w3' }]);
+      expect(applied).toEqual(fold(facts.slice(0, 2)));
+      await readModel.saveProfiles([fold(facts)], checkpoint());
+      await readModel.apply([...facts, tracked('w3', 3, 'E', 20)], checkpoint());
+      expect(await readModel.findProfileJson(env, 'w3')).toBe(expected([...facts, tracked('w3', 3, 'E', 20)]));
+    });
+
+    it('never replaces a profile with one at or below its revision, nor moves the checkpoint backwards', async () => {
+      const facts = [upserted('w4', 0, { v: 'old' }, 1), upserted('w4', 1, { v: 'new' }, 2)];
+      const ahead = checkpoint();
+      await readModel.saveProfiles([fold(facts)], position(ahead.commit + 1000n));
+      await readModel.saveProfiles([fold(facts.slice(0, 1))], ahead);
+      await readModel.saveProfiles([{ ...fold(facts.slice(0, 1)), revision: 1 }], ahead);
+      expect(JSON.parse((await readModel.findProfileJson(env, 'w4'))!).attributes).toEqual({ v: 'new' });
+      expect(await readModel.getCheckpoint()).toEqual(position(ahead.commit + 1000n));
+      nextPosition += 1000n;
+    });
+  });
+
   describe('versions, for rebuilds beside the live one', () => {
     it('builds a new version beside the active one and switches reads to it only once it has caught up', async () => {
       expect((await readModel.versions()).active).toBe(1);

@@ -156,6 +156,8 @@ function losingOneCheckpoint(inner: ReadModel): { readModel: ReadModel; fired: (
   const wrap = (view: ReadModelView): ReadModelView => ({
     getCheckpoint: () => view.getCheckpoint(),
     findProfileJson: (environment, userId) => view.findProfileJson(environment, userId),
+    loadProfiles: (keys) => view.loadProfiles(keys),
+    saveProfiles: (profiles, checkpoint) => view.saveProfiles(profiles, checkpoint),
     apply: async (facts, checkpoint) => {
       const before = await view.getCheckpoint();
       if (fired || before === undefined) return view.apply(facts, checkpoint);

@@ -1,5 +1,5 @@
 import { Position } from '@visitorbase/event-store';
-import { VisitorFact } from '@visitorbase/users/domain';
+import { Profile, VisitorFact, VisitorKey } from '@visitorbase/users/domain';
 
 /** One version of the read model: its documents and its own checkpoint. */
 export interface ReadModelView {
@@ -11,6 +11,19 @@ export interface ReadModelView {
    * document's last applied revision is a no-op, so redelivery is harmless.
    */
   apply(facts: readonly VisitorFact[], checkpoint: Position): Promise<void>;
+  /**
+   * The stored fold state of each visitor asked for, in the order asked
+   * (undefined where there is none). With `saveProfiles`, lets a rebuild fold
+   * in memory across many pages and write each visitor once per save.
+   */
+  loadProfiles(keys: readonly VisitorKey[]): Promise<Array<Profile | undefined>>;
+  /**
+   * Stores whole profiles (each the fold of its stream up to its revision)
+   * and records `checkpoint`, in one write where the store allows it. A
+   * profile at or below the revision already stored changes nothing, and the
+   * checkpoint never moves backwards.
+   */
+  saveProfiles(profiles: readonly Profile[], checkpoint: Position): Promise<void>;
   /** The GET /v2/users/:userId body, ready to send, or undefined. */
   findProfileJson(environment: string, userId: string): Promise<string | undefined>;
 }

@@ -2,6 +2,7 @@ import {
   Collection,
   Db,
   Filter,
+  MongoBulkWriteError,
   MongoClient,
   MongoClientOptions,
   MongoError,
@@ -14,9 +15,9 @@ import {
   MongoTopologyClosedError,
 } from 'mongodb';
 import { Position, comparePositions, position } from '@visitorbase/event-store';
-import { VisitorFact, toView } from '@visitorbase/users/domain';
+import { Profile, VisitorFact, VisitorKey, toView, visitorId } from '@visitorbase/users/domain';
 import { ReadModel, ReadModelUnavailableError, ReadModelVersions, ReadModelView } from '../read-model.port';
-import { VisitorDocument, pageWrites, toProfile } from './visitor-document';
+import { VisitorDocument, pageWrites, toDocument, toProfile } from './visitor-document';
 
 const DEFAULT_DATABASE = 'visitorbase';
 const CHECKPOINTS = 'checkpoints';
@@ -95,6 +96,14 @@ export class MongoReadModel implements ReadModel {
     return guard(async () => this.applyTo(await this.activeVersion(), facts, checkpoint));
   }
 
+  loadProfiles(keys: readonly VisitorKey[]): Promise<Array<Profile | undefined>> {
+    return guard(async () => this.loadFrom(await this.activeVersion(), keys));
+  }
+
+  saveProfiles(profiles: readonly Profile[], checkpoint: Position): Promise<void> {
+    return guard(async () => this.saveTo(await this.activeVersion(), profiles, checkpoint));
+  }
+
   findProfileJson(environment: string, userId: string): Promise<string | undefined> {
     return guard(async () => this.findIn(await this.activeVersion(), environment, userId));
   }
@@ -137,6 +146,8 @@ export class MongoReadModel implements ReadModel {
     return {
       getCheckpoint: () => guard(() => this.checkpointOf(version)),
       apply: (facts, checkpoint) => guard(() => this.applyTo(version, facts, checkpoint)),
+      loadProfiles: (keys) => guard(() => this.loadFrom(version, keys)),
+      saveProfiles: (profiles, checkpoint) => guard(() => this.saveTo(version, profiles, checkpoint)),
       findProfileJson: (environment, userId) => guard(() => this.findIn(version, environment, userId)),
     };
   }
@@ -203,7 +214,39 @@ export class MongoReadModel implements ReadModel {
     const writes = pageWrites(facts);
     // Ordered: a visitor's updates must run in stream order, and a failure stops the page before its checkpoint.
     if (writes.length > 0) await this.users(version).bulkWrite(writes, { ordered: true });
-    // Never backwards: two projectors may write in either order.
+    await this.advanceCheckpoint(version, checkpoint);
+  }
+
+  private async loadFrom(version: number, keys: readonly VisitorKey[]): Promise<Array<Profile | undefined>> {
+    const ids = keys.map(({ environment, userId }) => visitorId(environment, userId));
+    const found = new Map<string, Profile>();
+    for await (const doc of this.users(version).find({ _id: { $in: ids }, revision: { $gte: 0 } })) found.set(doc._id, toProfile(doc));
+    return ids.map((id) => found.get(id));
+  }
+
+  /**
+   * Each profile replaces its document only if the stored revision is lower.
+   * Where it is not, the guarded upsert meets the existing `_id` and fails
+   * with a duplicate key: that is the "already newer" answer, not an error.
+   */
+  private async saveTo(version: number, profiles: readonly Profile[], checkpoint: Position): Promise<void> {
+    if (profiles.length > 0) {
+      const writes = profiles.map((profile) => {
+        const doc = toDocument(profile);
+        return { replaceOne: { filter: { _id: doc._id, revision: { $lt: doc.revision } }, replacement: doc, upsert: true } };
+      });
+      await this.users(version)
+        .bulkWrite(writes, { ordered: false })
+        .catch((error: unknown) => {
+          const alreadyNewer = error instanceof MongoBulkWriteError && [error.writeErrors].flat().every((e) => e.code === 11000);
+          if (!alreadyNewer) throw error;
+        });
+    }
+    await this.advanceCheckpoint(version, checkpoint);
+  }
+
+  /** Never backwards: two projectors may write in either order. */
+  private async advanceCheckpoint(version: number, checkpoint: Position): Promise<void> {
     const id = usersCollection(version);
     await this.checkpoints
       .updateOne(

@@ -1,5 +1,5 @@
 import { EVENT_TRACKED, Profile, USER_UPSERTED, VisitorFact, evolve, toView, visitorId } from '@visitorbase/users/domain';
-import { VisitorDocument, VisitorWrite, ensureDocument, factUpdate, pageWrites, toProfile } from './visitor-document';
+import { VisitorDocument, VisitorWrite, ensureDocument, factUpdate, pageWrites, toDocument, toProfile } from './visitor-document';
 
 const environment = 'development';
 
@@ -178,6 +178,23 @@ describe('MongoDB visitor documents', () => {
       };
       expect(JSON.stringify(toView(toProfile(doc)))).toBe(JSON.stringify(toView(fold(facts))));
       expect(Object.getPrototypeOf(toProfile(doc).attributes)).toBeNull();
+    });
+
+    it('stores a whole profile as a document that reads back as the same profile, names and order intact', () => {
+      const attributes = JSON.parse('{"a.b":1,"$set":"x","__proto__":"p","plan":"free"}');
+      const facts = [upserted('whole', 0, attributes, 1_000, 'w@example.com'), tracked('whole', 1, '__proto__', 3_000), tracked('whole', 2, '$x', 2_000)];
+      const profile = fold(facts);
+      const doc = toDocument(profile);
+      expect(doc._id).toBe(visitorId(environment, 'whole'));
+      expect(doc.attributes).toEqual([
+        { k: 'a.b', v: 1 },
+        { k: '$set', v: 'x' },
+        { k: '__proto__', v: 'p' },
+        { k: 'plan', v: 'free' },
+      ]);
+      expect(toProfile(doc)).toEqual(profile);
+      expect(JSON.stringify(toView(toProfile(doc)))).toBe(JSON.stringify(toView(profile)));
+      expect(toDocument(fold([upserted('bare', 0, {}, 5)]))).not.toHaveProperty('emailAddress');
     });
 
     it('renders a visitor without attributes, events or email', () => {

@@ -166,6 +166,22 @@ function countEvent(name: string, timestamp: number): Document {
   };
 }
 
+/** A whole profile as its document, names in the profile's order; `toProfile` reads it back. */
+export function toDocument(profile: Profile): VisitorDocument {
+  const { attributes, events } = profile;
+  const doc: VisitorDocument = {
+    _id: visitorId(profile.environment, profile.userId),
+    environment: profile.environment,
+    userId: profile.userId,
+    revision: profile.revision,
+    createdAt: profile.createdAt,
+    attributes: Object.keys(attributes).map((k): AttributeEntry => ({ k, v: attributes[k] })),
+    events: Object.keys(events).map((k): EventEntry => ({ k, ...events[k] })),
+  };
+  if (profile.emailAddress !== undefined) doc.emailAddress = profile.emailAddress;
+  return doc;
+}
+
 /** The stored document as the profile the pure fold would have produced. */
 export function toProfile(doc: VisitorDocument): Profile {
   const attributes = dictionary<AttributeValue>();

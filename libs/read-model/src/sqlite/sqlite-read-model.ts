@@ -1,11 +1,13 @@
 import Database from 'better-sqlite3';
 import { Position, comparePositions, position } from '@visitorbase/event-store';
-import { Profile, VisitorFact, evolveAll, reviveProfile, serializeProfile, toView } from '@visitorbase/users/domain';
+import { Profile, ProfileDraft, VisitorFact, VisitorKey, foldInto, reviveProfile, serializeProfile, toView } from '@visitorbase/users/domain';
 import { ReadModel, ReadModelVersions, ReadModelView } from '../read-model.port';
 
 interface VersionStatements {
   load: Database.Statement<[string, string], { state: string }>;
   save: Database.Statement<[string, string, number, string, string]>;
+  /** `save`, unless the stored profile is already at or past this revision. */
+  saveNewer: Database.Statement<[string, string, number, string, string]>;
   body: Database.Statement<[string, string], { body: string }>;
 }
 
@@ -49,6 +51,7 @@ export class SqliteReadModel implements ReadModel {
     dropCheckpoint: Database.Statement<[number]>;
   };
   private readonly applyToVersion: Database.Transaction<(version: number, facts: readonly VisitorFact[], checkpoint: Position) => void>;
+  private readonly saveToVersion: Database.Transaction<(version: number, profiles: readonly Profile[], checkpoint: Position) => void>;
 
   private readonly onApplyStep?: (step: ApplyStep) => void;
 
@@ -89,6 +92,11 @@ export class SqliteReadModel implements ReadModel {
     this.applyToVersion = this.db.transaction((version: number, facts: readonly VisitorFact[], checkpoint: Position) =>
       this.applyInTransaction(version, facts, checkpoint),
     );
+    this.saveToVersion = this.db.transaction((version: number, profiles: readonly Profile[], checkpoint: Position) => {
+      const { saveNewer } = this.statements(version);
+      for (const profile of profiles) saveNewer.run(...row(profile));
+      this.advanceCheckpoint(version, checkpoint);
+    });
     this.createVersion(this.active());
   }
 
@@ -99,6 +107,14 @@ export class SqliteReadModel implements ReadModel {
   async apply(facts: readonly VisitorFact[], checkpoint: Position): Promise<void> {
     // IMMEDIATE: take the write lock first, so two processes never deadlock upgrading a read.
     this.applyToVersion.immediate(this.active(), facts, checkpoint);
+  }
+
+  async loadProfiles(keys: readonly VisitorKey[]): Promise<Array<Profile | undefined>> {
+    return this.load(this.active(), keys);
+  }
+
+  async saveProfiles(profiles: readonly Profile[], checkpoint: Position): Promise<void> {
+    this.saveToVersion.immediate(this.active(), profiles, checkpoint);
   }
 
   async findProfileJson(environment: string, userId: string): Promise<string | undefined> {
@@ -131,6 +147,8 @@ export class SqliteReadModel implements ReadModel {
     return {
       getCheckpoint: async () => this.checkpointOf(version),
       apply: async (facts, checkpoint) => this.applyToVersion.immediate(version, facts, checkpoint),
+      loadProfiles: async (keys) => this.load(version, keys),
+      saveProfiles: async (profiles, checkpoint) => this.saveToVersion.immediate(version, profiles, checkpoint),
       findProfileJson: async (environment, userId) => this.body(version, environment, userId),
     };
   }
@@ -157,31 +175,44 @@ export class SqliteReadModel implements ReadModel {
 
   private applyInTransaction(version: number, facts: readonly VisitorFact[], checkpoint: Position): void {
     const { load, save } = this.statements(version);
-    // Each visitor's facts are folded in one run, in log order: one copy of its dictionaries per apply, not per fact.
-    const touched = new Map<string, { before: Profile | undefined; facts: VisitorFact[] }>();
+    // Each visitor is loaded once per apply and its facts folded, in log order, into the state just
+    // revived: a private copy, so the fold writes it in place.
+    const touched = new Map<string, { draft: ProfileDraft | undefined; revision: number }>();
     for (const fact of facts) {
       const key = `${fact.environment}\u0000${fact.userId}`;
       let entry = touched.get(key);
       if (!entry) {
-        const row = load.get(fact.environment, fact.userId);
-        entry = { before: row ? reviveProfile(row.state) : undefined, facts: [] };
+        const stored = load.get(fact.environment, fact.userId);
+        const draft = stored ? reviveProfile(stored.state) : undefined;
+        entry = { draft, revision: draft?.revision ?? -1 };
         touched.set(key, entry);
       }
-      entry.facts.push(fact);
+      entry.draft = foldInto(entry.draft, fact);
     }
-    for (const { before, facts: run } of touched.values()) {
-      const after = evolveAll(before, run);
-      if (!after || after === before) continue;
-      save.run(after.environment, after.userId, after.revision, serializeProfile(after), JSON.stringify(toView(after)));
+    for (const { draft: after, revision } of touched.values()) {
+      if (!after || after.revision === revision) continue;
+      save.run(...row(after));
       this.onApplyStep?.('profile-saved');
     }
     this.onApplyStep?.('profiles-saved');
-    // Never backwards: two projectors (two processes on one data directory) may commit in either order.
+    this.advanceCheckpoint(version, checkpoint);
+    this.onApplyStep?.('checkpoint-saved');
+  }
+
+  /** Never backwards: two projectors (two processes on one data directory) may commit in either order. */
+  private advanceCheckpoint(version: number, checkpoint: Position): void {
     const current = this.checkpointOf(version);
     if (current === undefined || comparePositions(checkpoint, current) > 0) {
       this.meta.saveCheckpoint.run(version, checkpoint.commit, checkpoint.prepare);
     }
-    this.onApplyStep?.('checkpoint-saved');
+  }
+
+  private load(version: number, keys: readonly VisitorKey[]): Array<Profile | undefined> {
+    const { load } = this.statements(version);
+    return keys.map(({ environment, userId }) => {
+      const found = load.get(environment, userId);
+      return found ? reviveProfile(found.state) : undefined;
+    });
   }
 
   private body(version: number, environment: string, userId: string): string | undefined {
@@ -249,11 +280,22 @@ export class SqliteReadModel implements ReadModel {
          ON CONFLICT (environment, user_id) DO UPDATE SET
            revision = excluded.revision, state = excluded.state, body = excluded.body`,
       ),
+      saveNewer: this.db.prepare(
+        `INSERT INTO ${name} (environment, user_id, revision, state, body) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (environment, user_id) DO UPDATE SET
+           revision = excluded.revision, state = excluded.state, body = excluded.body
+         WHERE excluded.revision > ${name}.revision`,
+      ),
       body: this.db.prepare(`SELECT body FROM ${name} WHERE environment = ? AND user_id = ?`),
     };
     this.byVersion.set(version, statements);
     return statements;
   }
+}
+
+/** A profile as the columns of its row: key, revision, fold state, and the GET body ready to send. */
+function row(profile: Profile): [string, string, number, string, string] {
+  return [profile.environment, profile.userId, profile.revision, serializeProfile(profile), JSON.stringify(toView(profile))];
 }
 
 function table(version: number): string {

@@ -40,72 +40,81 @@ export function dictionary<T>(entries?: Readonly<Record<string, T>>): Record<str
 }
 
 /**
- * The fold: the next state of a visitor given one fact of its stream. Pure.
- * A fact at or below the revision already folded in changes nothing, which
- * makes at-least-once delivery harmless.
+ * A profile being folded by its only owner, who may write it in place: its
+ * fields, its dictionaries and the event summaries in them.
  */
+export type ProfileDraft = Writable<Omit<Profile, 'attributes' | 'events'>> & {
+  attributes: Record<string, AttributeValue>;
+  events: Record<string, Writable<EventSummary>>;
+};
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** A draft of `profile` that can be folded without touching `profile`. */
+export function draftOf(profile: Profile): ProfileDraft {
+  const events = dictionary<EventSummary>();
+  for (const name of Object.keys(profile.events)) events[name] = { ...profile.events[name] };
+  return { ...profile, attributes: dictionary(profile.attributes), events };
+}
+
+/**
+ * The fold, stated once: one fact of a visitor's stream written into its
+ * draft (a new draft when there is none yet). A fact at or below the revision
+ * already folded in changes nothing, which makes at-least-once delivery
+ * harmless. Answers the draft.
+ */
+export function foldInto(draft: ProfileDraft | undefined, fact: VisitorFact): ProfileDraft {
+  if (draft === undefined) {
+    draft = {
+      environment: fact.environment,
+      userId: fact.userId,
+      revision: -1,
+      createdAt: fact.type === USER_UPSERTED ? fact.data.receivedAt : fact.data.timestamp,
+      attributes: dictionary(),
+      events: dictionary(),
+    };
+  } else if (fact.revision <= draft.revision) {
+    return draft;
+  }
+  draft.revision = fact.revision;
+  if (fact.type === USER_UPSERTED) {
+    const given = fact.data.attributes;
+    for (const name of Object.keys(given)) draft.attributes[name] = given[name];
+    if (fact.data.emailAddress !== undefined) draft.emailAddress = fact.data.emailAddress;
+  } else {
+    const { event, timestamp } = fact.data;
+    const seen = draft.events[event];
+    if (seen) {
+      seen.count += 1;
+      if (timestamp < seen.createdAt) seen.createdAt = timestamp;
+      if (timestamp > seen.updatedAt) seen.updatedAt = timestamp;
+    } else {
+      draft.events[event] = { count: 1, createdAt: timestamp, updatedAt: timestamp };
+    }
+  }
+  return draft;
+}
+
+/** The next state of a visitor given one fact of its stream. Pure. */
 export function evolve(profile: Profile | undefined, fact: VisitorFact): Profile {
-  // A fact is a run of one: the fold is stated once, in evolveAll.
   return evolveAll(profile, [fact])!;
 }
 
 /**
- * The fold over a run of facts of one visitor, in stream order. Each
- * dictionary is copied once for the whole run instead of once per fact, so
- * folding a page of a visitor's facts does not copy all its attributes or
- * event names per fact. Pure: the copies are private until returned.
- * Answers `profile` itself when no fact is new.
+ * The fold over a run of facts of one visitor, in stream order. Pure: the
+ * dictionaries are copied once for the whole run, not once per fact, and the
+ * copy is private until returned. Answers `profile` itself when no fact is new.
  */
 export function evolveAll(profile: Profile | undefined, facts: readonly VisitorFact[]): Profile | undefined {
-  let start = profile;
-  let revision = profile?.revision ?? -1;
-  let attributes: Record<string, AttributeValue> | undefined;
-  let events: Record<string, EventSummary> | undefined;
-  let emailAddress: string | undefined;
-  let changed = false;
+  let draft: ProfileDraft | undefined;
   for (const fact of facts) {
-    if (start && fact.revision <= revision) continue;
-    if (!start) {
-      start = {
-        environment: fact.environment,
-        userId: fact.userId,
-        revision: -1,
-        createdAt: fact.type === USER_UPSERTED ? fact.data.receivedAt : fact.data.timestamp,
-        attributes: dictionary(),
-        events: dictionary(),
-      };
+    if (draft === undefined) {
+      if (profile && fact.revision <= profile.revision) continue;
+      draft = profile && draftOf(profile);
     }
-    changed = true;
-    revision = fact.revision;
-    if (fact.type === USER_UPSERTED) {
-      const given = fact.data.attributes;
-      const names = Object.keys(given);
-      if (names.length > 0) {
-        attributes ??= dictionary(start.attributes);
-        for (const name of names) attributes[name] = given[name];
-      }
-      if (fact.data.emailAddress !== undefined) emailAddress = fact.data.emailAddress;
-    } else {
-      const { event, timestamp } = fact.data;
-      events ??= dictionary(start.events);
-      const seen = events[event];
-      events[event] = seen
-        ? {
-            count: seen.count + 1,
-            createdAt: Math.min(seen.createdAt, timestamp),
-            updatedAt: Math.max(seen.updatedAt, timestamp),
-          }
-        : { count: 1, createdAt: timestamp, updatedAt: timestamp };
-    }
+    draft = foldInto(draft, fact);
   }
-  if (!changed || !start) return profile;
-  const next: Profile = {
-    ...start,
-    revision,
-    attributes: attributes ?? start.attributes,
-    events: events ?? start.events,
-  };
-  return emailAddress === undefined ? next : { ...next, emailAddress };
+  return draft ?? profile;
 }
 
 /** Events ordered by first occurrence, then by name. */
@@ -129,7 +138,9 @@ export function serializeProfile(profile: Profile): string {
   return JSON.stringify(profile);
 }
 
-export function reviveProfile(text: string): Profile {
-  const raw = JSON.parse(text) as Profile;
+/** A fresh draft, owned by the caller. */
+export function reviveProfile(text: string): ProfileDraft {
+  // Everything in it was just parsed: only the dictionaries need to lose their prototype.
+  const raw = JSON.parse(text) as ProfileDraft;
   return { ...raw, attributes: dictionary(raw.attributes), events: dictionary(raw.events) };
 }

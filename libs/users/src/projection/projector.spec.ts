@@ -39,7 +39,16 @@ class RecordingReadModel implements Pick<ReadModel, 'getCheckpoint' | 'apply' | 
   }
 
   version(): ReadModelView {
-    return { getCheckpoint: () => this.getCheckpoint(), apply: (f, c) => this.apply(f, c), findProfileJson: async () => undefined };
+    const unused = async (): Promise<never> => {
+      throw new Error('the live projector folds facts; it never loads or saves whole profiles');
+    };
+    return {
+      getCheckpoint: () => this.getCheckpoint(),
+      apply: (f, c) => this.apply(f, c),
+      loadProfiles: unused,
+      saveProfiles: unused,
+      findProfileJson: async () => undefined,
+    };
   }
 
   checkpoint?: Position;
