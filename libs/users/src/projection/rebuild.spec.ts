@@ -65,6 +65,26 @@ describe('rebuildReadModel', () => {
     await paged.close();
   });
 
+  it('gives the same profiles when memory holds fewer visitors than the log has, loading back the ones it forgot', async () => {
+    const whole = new SqliteReadModel(join(dir, 'whole.sqlite'));
+    const small = new SqliteReadModel(join(dir, 'small.sqlite'));
+    await rebuildReadModel(store, whole);
+    const loads: number[] = [];
+    const loadProfiles = small.loadProfiles.bind(small);
+    small.loadProfiles = async (keys) => {
+      loads.push(keys.length);
+      return loadProfiles(keys);
+    };
+    const result = await rebuildReadModel(store, small, { pageSize: 11, maxCachedProfiles: 2 });
+    expect(result).toMatchObject({ events: 180, facts: 180 });
+    expect(await profiles(small)).toEqual(await profiles(whole));
+    expect(await small.getCheckpoint()).toEqual(await whole.getCheckpoint());
+    // Forgotten visitors were asked for again: more loads than visitors.
+    expect(loads.reduce((a, b) => a + b, 0)).toBeGreaterThan(7);
+    await whole.close();
+    await small.close();
+  });
+
   it('resumes from the checkpoint of a read model it already wrote to', async () => {
     const once = new SqliteReadModel(join(dir, 'once.sqlite'));
     await rebuildReadModel(store, once);
