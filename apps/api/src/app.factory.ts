@@ -11,7 +11,7 @@ import {
   registerRateLimit,
   registerSecurityHeaders,
 } from '@visitorbase/platform';
-import { PinoNestLogger, createLogger, registerRequestLogging, requestId } from '@visitorbase/platform/observability/logging';
+import { PinoNestLogger, createLoggers, lazyChildLogger, registerRequestLogging, requestId } from '@visitorbase/platform/observability/logging';
 import { METRICS_REGISTRY, registerHttpMetrics } from '@visitorbase/platform/observability/metrics';
 import { LIMITS } from '@visitorbase/users';
 import { AppModule } from './app.module';
@@ -30,9 +30,10 @@ export async function createApp(config: AppConfig, options: { logger?: false } =
   const { ring, createdKey } = config.apiKeys
     ? { ring: KeyRing.fromApiKeysVariable(config.apiKeys), createdKey: undefined }
     : KeyRing.fromDataDir(config.dataDir);
-  const logger = createLogger(options.logger === false ? 'silent' : config.logLevel);
+  const { logger, requests } = createLoggers(options.logger === false ? 'silent' : config.logLevel);
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
+    childLoggerFactory: lazyChildLogger,
     // One line per request is written by registerRequestLogging, by route pattern, never by URL.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestId,
@@ -47,7 +48,7 @@ export async function createApp(config: AppConfig, options: { logger?: false } =
     logger: new PinoNestLogger(logger),
   });
   const fastify = app.getHttpAdapter().getInstance();
-  registerRequestLogging(fastify);
+  registerRequestLogging(fastify, requests);
   registerHttpMetrics(fastify, app.get(METRICS_REGISTRY));
   registerJsonOnly(fastify, LIMITS.bodyBytes);
   registerSecurityHeaders(fastify);

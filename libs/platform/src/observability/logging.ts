@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { LoggerService } from '@nestjs/common';
-import type { FastifyInstance } from 'fastify';
-import pino, { Logger } from 'pino';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import pino, { Bindings, ChildLoggerOptions, Logger } from 'pino';
 import { LogLevelName } from '../config';
 
 /**
@@ -12,16 +12,30 @@ import { LogLevelName } from '../config';
  * would appear in a logged object.
  */
 export function createLogger(level: LogLevelName, fd: 1 | 2 = 1): Logger {
+  return createLoggers(level, fd).logger;
+}
+
+export interface Loggers {
+  /** For everything but the request lines: redacts keys and email addresses wherever they appear. */
+  readonly logger: Logger;
+  /**
+   * For the request lines alone, which hold nothing to redact (method, route
+   * pattern, status, duration, id): redaction walks every line it is given,
+   * and a line per request made it a tenth of the cost of a GET.
+   */
+  readonly requests: Logger;
+}
+
+export function createLoggers(level: LogLevelName, fd: 1 | 2 = 1): Loggers {
   // Buffered: one write per 4 KB of lines rather than one per line, which a
   // busy service feels. What is buffered is written at least every second,
   // and pino writes the rest on exit; a SIGKILL can lose the last lines, never data.
   const destination = pino.destination({ dest: fd, sync: false, minLength: 4096 });
   setInterval(() => destination.flush(), FLUSH_EVERY_MS).unref();
-  return pino(
+  const requests = pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  const logger = requests.child(
+    {},
     {
-      level,
-      base: { pid: process.pid },
-      timestamp: pino.stdTimeFunctions.isoTime,
       redact: {
         paths: [
           'authorization',
@@ -35,8 +49,62 @@ export function createLogger(level: LogLevelName, fd: 1 | 2 = 1): Logger {
         censor: '[redacted]',
       },
     },
-    destination,
   );
+  return { logger, requests };
+}
+
+/**
+ * Fastify gives every request a child logger bound to its id. Nearly no
+ * request ever logs through it (the request line is written by
+ * `registerRequestLogging`), so it is made on first use instead.
+ */
+export function lazyChildLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
+  return new LazyChildLogger(logger, bindings, options) as unknown as FastifyBaseLogger;
+}
+
+class LazyChildLogger {
+  private made?: FastifyBaseLogger;
+
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    private readonly bindings: Bindings,
+    private readonly options: ChildLoggerOptions,
+  ) {}
+
+  private get real(): FastifyBaseLogger {
+    return (this.made ??= this.parent.child(this.bindings, this.options));
+  }
+
+  get level(): string {
+    return this.real.level;
+  }
+  set level(level: string) {
+    this.real.level = level;
+  }
+  fatal(...args: Parameters<FastifyBaseLogger['fatal']>): void {
+    this.real.fatal(...args);
+  }
+  error(...args: Parameters<FastifyBaseLogger['error']>): void {
+    this.real.error(...args);
+  }
+  warn(...args: Parameters<FastifyBaseLogger['warn']>): void {
+    this.real.warn(...args);
+  }
+  info(...args: Parameters<FastifyBaseLogger['info']>): void {
+    this.real.info(...args);
+  }
+  debug(...args: Parameters<FastifyBaseLogger['debug']>): void {
+    this.real.debug(...args);
+  }
+  trace(...args: Parameters<FastifyBaseLogger['trace']>): void {
+    this.real.trace(...args);
+  }
+  silent(...args: Parameters<FastifyBaseLogger['silent']>): void {
+    this.real.silent(...args);
+  }
+  child(...args: Parameters<FastifyBaseLogger['child']>): FastifyBaseLogger {
+    return this.real.child(...args);
+  }
 }
 
 const FLUSH_EVERY_MS = 1_000;
@@ -53,7 +121,7 @@ export function requestId(request: IncomingMessage): string {
  * One line per request once answered, with its id (also sent back as
  * `X-Request-Id`), the route pattern, status and duration.
  */
-export function registerRequestLogging(fastify: FastifyInstance): void {
+export function registerRequestLogging(fastify: FastifyInstance, requests: Logger): void {
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     done();
@@ -61,13 +129,14 @@ export function registerRequestLogging(fastify: FastifyInstance): void {
   fastify.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode;
     const line = {
+      reqId: request.id,
       method: request.method,
       route: request.routeOptions.url ?? '(no route)',
       status,
       ms: Math.round(reply.elapsedTime * 100) / 100,
     };
-    if (status >= 500) request.log.error(line, 'request failed');
-    else request.log.info(line, 'request');
+    if (status >= 500) requests.error(line, 'request failed');
+    else requests.info(line, 'request');
     done();
   });
 }
