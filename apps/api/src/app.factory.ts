@@ -34,6 +34,8 @@ export async function createApp(config: AppConfig, options: { logger?: false } =
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
     childLoggerFactory: lazyChildLogger,
+    // No Nest middleware here: without it, every request would still pass through middie's hook.
+    skipMiddie: true,
     // One line per request is written by registerRequestLogging, by route pattern, never by URL.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestId,
