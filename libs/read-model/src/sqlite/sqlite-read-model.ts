@@ -54,6 +54,8 @@ export class SqliteReadModel implements ReadModel {
   private readonly saveToVersion: Database.Transaction<(version: number, profiles: readonly Profile[], checkpoint: Position) => void>;
 
   private readonly onApplyStep?: (step: ApplyStep) => void;
+  /** The active version as last looked up, and when. */
+  private activeSeen?: { readonly version: number; readonly at: number };
 
   constructor(file: string, options: SqliteReadModelOptions = {}) {
     this.onApplyStep = options.onApplyStep;
@@ -117,7 +119,23 @@ export class SqliteReadModel implements ReadModel {
     this.saveToVersion.immediate(this.active(), profiles, checkpoint);
   }
 
+  /**
+   * Reads the active version as last seen, if seen within
+   * ACTIVE_VERSION_TTL_MS: looking it up cost as much as the read itself.
+   * Every other operation looks it up afresh and refreshes what reads use,
+   * so by the time the projector publishes a page (it checks the active
+   * version first) or a consistency token is honoured (the checkpoint is read
+   * from the active version), reads are on that version too. Without a token
+   * a read may stay on the version a rebuild just replaced for that long; that
+   * version is kept until the next rebuild begins, and if it is already gone
+   * the read looks again.
+   */
   async findProfileJson(environment: string, userId: string): Promise<string | undefined> {
+    const seen = this.activeSeen;
+    if (seen !== undefined && performance.now() - seen.at < ACTIVE_VERSION_TTL_MS) {
+      const body = this.body(seen.version, environment, userId);
+      if (body !== undefined || this.byVersion.has(seen.version)) return body;
+    }
     return this.body(this.active(), environment, userId);
   }
 
@@ -230,7 +248,9 @@ export class SqliteReadModel implements ReadModel {
   }
 
   private active(): number {
-    return this.meta.get.get('active')!.value;
+    const version = this.meta.get.get('active')!.value;
+    this.activeSeen = { version, at: performance.now() };
+    return version;
   }
 
   private checkpointOf(version: number): Position | undefined {
@@ -297,6 +317,9 @@ export class SqliteReadModel implements ReadModel {
 function row(profile: Profile): [string, string, number, string, string] {
   return [profile.environment, profile.userId, profile.revision, serializeProfile(profile), JSON.stringify(toView(profile))];
 }
+
+/** How long reads keep using the active version last looked up (see findProfileJson). */
+export const ACTIVE_VERSION_TTL_MS = 100;
 
 function table(version: number): string {
   if (!Number.isSafeInteger(version) || version < 1) throw new RangeError(`invalid read model version ${version}`);
