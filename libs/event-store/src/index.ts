@@ -2,3 +2,4 @@ export * from './position';
 export * from './event-id';
 export * from './event-store.port';
 export * from './sqlite/sqlite-event-store';
+export * from './sqlite/wal-checkpointer';

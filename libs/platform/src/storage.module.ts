@@ -62,7 +62,7 @@ export async function openEventStore(config: AppConfig): Promise<EventStore> {
     return store;
   }
   mkdirSync(config.dataDir, { recursive: true });
-  return new SqliteEventStore(join(config.dataDir, EVENT_STORE_FILE));
+  return new SqliteEventStore(join(config.dataDir, EVENT_STORE_FILE), { backgroundCheckpoints: true });
 }
 
 /** The read model the configuration selects, opened. */
@@ -75,7 +75,7 @@ export async function openReadModel(config: AppConfig): Promise<ReadModel> {
     return readModel;
   }
   mkdirSync(config.dataDir, { recursive: true });
-  return new SqliteReadModel(join(config.dataDir, READ_MODEL_FILE));
+  return new SqliteReadModel(join(config.dataDir, READ_MODEL_FILE), { backgroundCheckpoints: true });
 }
 
 async function opening<T>(what: string, where: string, url: string, open: () => Promise<T>): Promise<T> {

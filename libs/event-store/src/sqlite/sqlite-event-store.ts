@@ -14,6 +14,7 @@ import {
   WrongExpectedRevisionError,
 } from '../event-store.port';
 import { Position, position } from '../position';
+import { WalCheckpointer } from './wal-checkpointer';
 
 const PAGE_SIZE = 1000;
 
@@ -42,6 +43,12 @@ export interface SqliteEventStoreOptions {
    * the file. Appends made through this instance wake followers at once.
    */
   readonly pollIntervalMs?: number;
+  /**
+   * Copy the WAL back into the database file from a background thread
+   * (`WalCheckpointer`) instead of inside commits on the caller's thread. The
+   * service turns it on; a short-lived tool has no requests to stall.
+   */
+  readonly backgroundCheckpoints?: boolean;
 }
 
 /**
@@ -58,7 +65,9 @@ export class SqliteEventStore implements EventStore {
   private flushScheduled = false;
   private readonly wakers = new Set<() => void>();
   private closed = false;
+  private closing?: Promise<void>;
   private readonly pollIntervalMs: number;
+  private readonly checkpointer?: WalCheckpointer;
 
   private readonly stmt: {
     lastRevision: Database.Statement<[string], { revision: number | null }>;
@@ -109,6 +118,7 @@ export class SqliteEventStore implements EventStore {
         .raw(true),
       head: this.db.prepare('SELECT max(position) AS position FROM events'),
     };
+    if (options.backgroundCheckpoints) this.checkpointer = new WalCheckpointer(this.db, file);
     const appendOne = this.db.transaction((item: PendingAppend, now: number) => this.appendInTransaction(item, now));
     this.commitBatch = this.db.transaction((batch: PendingAppend[]) => {
       const now = Date.now();
@@ -288,13 +298,16 @@ export class SqliteEventStore implements EventStore {
     return head == null ? undefined : position(BigInt(head));
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    // Appends already accepted are written before the file is closed.
-    this.flush();
-    this.closed = true;
-    this.wake();
-    this.db.close();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      // Appends already accepted are written before the file is closed.
+      this.flush();
+      this.closed = true;
+      this.wake();
+      await this.checkpointer?.stop();
+      this.db.close();
+    })();
+    return this.closing;
   }
 }
 

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { Position, comparePositions, position } from '@visitorbase/event-store';
+import { Position, WalCheckpointer, comparePositions, position } from '@visitorbase/event-store';
 import { Profile, ProfileDraft, VisitorFact, VisitorKey, foldInto, reviveProfile, serializeProfile, toView } from '@visitorbase/users/domain';
 import { ReadModel, ReadModelVersions, ReadModelView } from '../read-model.port';
 
@@ -22,6 +22,8 @@ export interface SqliteReadModelOptions {
    * profiles and writing the checkpoint.
    */
   readonly onApplyStep?: (step: ApplyStep) => void;
+  /** As for the event store: WAL checkpoints from a background thread (`WalCheckpointer`). */
+  readonly backgroundCheckpoints?: boolean;
 }
 
 /**
@@ -54,6 +56,7 @@ export class SqliteReadModel implements ReadModel {
   private readonly saveToVersion: Database.Transaction<(version: number, profiles: readonly Profile[], checkpoint: Position) => void>;
 
   private readonly onApplyStep?: (step: ApplyStep) => void;
+  private readonly checkpointer?: WalCheckpointer;
   /** The active version as last looked up, and when. */
   private activeSeen?: { readonly version: number; readonly at: number };
 
@@ -63,6 +66,7 @@ export class SqliteReadModel implements ReadModel {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 10000');
+    if (options.backgroundCheckpoints) this.checkpointer = new WalCheckpointer(this.db, file);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS meta (
         key   TEXT    PRIMARY KEY,
@@ -188,6 +192,7 @@ export class SqliteReadModel implements ReadModel {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }
 
