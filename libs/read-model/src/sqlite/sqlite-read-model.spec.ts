@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { position } from '@visitorbase/event-store';
-import { USER_UPSERTED, VisitorFact } from '@visitorbase/users/domain';
+import Database from 'better-sqlite3';
+import { EVENT_TRACKED, Profile, USER_UPSERTED, VisitorFact, evolve, serializeProfile, toView } from '@visitorbase/users/domain';
 import { SqliteReadModel } from './sqlite-read-model';
 
 const upserted = (userId: string, from: string): VisitorFact => ({
@@ -53,5 +54,43 @@ describe('SqliteReadModel reads across a switch made by another process', () => 
     const third = await cli.beginRebuild();
     expect(third).toBe(3);
     expect(await from(service)).toBe('v2');
+  });
+});
+
+describe('SqliteReadModel rows', () => {
+  let dir: string;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'visitorbase-read-model-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const tracked = (revision: number, event: string, timestamp: number): VisitorFact => ({
+    environment: 'development',
+    userId: 'old',
+    revision,
+    type: EVENT_TRACKED,
+    data: { userId: 'old', event, timestamp },
+  });
+
+  it('keeps only the body, and still folds on from rows written with their state beside it', async () => {
+    const file = join(dir, 'read-model.sqlite');
+    const readModel = new SqliteReadModel(file);
+    const first = [{ ...upserted('old', 'before'), userId: 'old' }, tracked(1, 'e', 10)];
+    const profile = first.reduce<Profile | undefined>(evolve, undefined)!;
+    // A row as versions before wrote it: the fold state serialized beside the body.
+    const raw = new Database(file);
+    raw
+      .prepare('INSERT INTO profiles_v1 (environment, user_id, revision, state, body) VALUES (?, ?, ?, ?, ?)')
+      .run('development', 'old', profile.revision, serializeProfile(profile), JSON.stringify(toView(profile)));
+    await readModel.apply([tracked(1, 'e', 10), tracked(2, 'e', 20)], position(1n));
+    const all = [...first, tracked(2, 'e', 20)].reduce<Profile | undefined>(evolve, undefined)!;
+    expect(await readModel.findProfileJson('development', 'old')).toBe(JSON.stringify(toView(all)));
+    expect(raw.prepare('SELECT state FROM profiles_v1 WHERE user_id = ?').get('old')).toEqual({ state: '' });
+    // Folding on from the body alone.
+    await readModel.apply([tracked(3, 'f', 5)], position(2n));
+    expect(await readModel.findProfileJson('development', 'old')).toBe(JSON.stringify(toView(evolve(all, tracked(3, 'f', 5)))));
+    raw.close();
+    await readModel.close();
   });
 });

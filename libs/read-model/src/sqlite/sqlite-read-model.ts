@@ -1,10 +1,10 @@
 import Database from 'better-sqlite3';
 import { Position, WalCheckpointer, comparePositions, position } from '@visitorbase/event-store';
-import { Profile, ProfileDraft, VisitorFact, VisitorKey, foldInto, reviveProfile, serializeProfile, toView } from '@visitorbase/users/domain';
+import { Profile, ProfileDraft, VisitorFact, VisitorKey, foldInto, reviveFromBody, reviveProfile, toView } from '@visitorbase/users/domain';
 import { ReadModel, ReadModelVersions, ReadModelView } from '../read-model.port';
 
 interface VersionStatements {
-  load: Database.Statement<[string, string], { state: string }>;
+  load: Database.Statement<[string, string], StoredProfile>;
   save: Database.Statement<[string, string, number, string, string]>;
   /** `save`, unless the stored profile is already at or past this revision. */
   saveNewer: Database.Statement<[string, string, number, string, string]>;
@@ -28,13 +28,15 @@ export interface SqliteReadModelOptions {
 
 /**
  * The embedded read model: one SQLite file beside the event store. Each
- * document keeps its fold state and the response body already serialized,
- * so a GET is one indexed read and no JSON work.
+ * document is the response body already serialized, with its key and
+ * revision beside it, so a GET is one indexed read and no JSON work; the
+ * fold state is read back from the body.
  *
  * Versions live side by side as tables `profiles_v<N>`, each with its row in
  * `checkpoints`; `meta` names the active one and the one being rebuilt. The
- * active version is looked up in each operation, so a switch made by another
- * process (the CLI's rebuild) takes effect at once.
+ * active version is looked up in each write, so a switch made by another
+ * process (the CLI's rebuild) takes effect at once, and reads follow within
+ * ACTIVE_VERSION_TTL_MS (see findProfileJson).
  *
  * `synchronous = NORMAL` is enough here: the documents and the checkpoint
  * commit together, so after a power loss both roll back to the same point
@@ -206,7 +208,7 @@ export class SqliteReadModel implements ReadModel {
       let entry = touched.get(key);
       if (!entry) {
         const stored = load.get(fact.environment, fact.userId);
-        const draft = stored ? reviveProfile(stored.state) : undefined;
+        const draft = stored ? revive(stored, fact) : undefined;
         entry = { draft, revision: draft?.revision ?? -1 };
         touched.set(key, entry);
       }
@@ -232,9 +234,9 @@ export class SqliteReadModel implements ReadModel {
 
   private load(version: number, keys: readonly VisitorKey[]): Array<Profile | undefined> {
     const { load } = this.statements(version);
-    return keys.map(({ environment, userId }) => {
-      const found = load.get(environment, userId);
-      return found ? reviveProfile(found.state) : undefined;
+    return keys.map((key) => {
+      const found = load.get(key.environment, key.userId);
+      return found ? revive(found, key) : undefined;
     });
   }
 
@@ -268,8 +270,8 @@ export class SqliteReadModel implements ReadModel {
   }
 
   /**
-   * A rowid table, not WITHOUT ROWID: a profile row (state and body, a few
-   * KB) is far past the 1 KB a WITHOUT ROWID leaf keeps inline, so every read
+   * A rowid table, not WITHOUT ROWID: a profile row (a body of a few KB) is
+   * far past the 1 KB a WITHOUT ROWID leaf keeps inline, so every read
    * there followed a chain of overflow pages. In a rowid table the row sits
    * whole in its leaf, and a body lookup over 100 000 profiles costs a third
    * of the CPU. Versions made before keep their layout until the next rebuild.
@@ -280,7 +282,7 @@ export class SqliteReadModel implements ReadModel {
         environment TEXT    NOT NULL,
         user_id     TEXT    NOT NULL,
         revision    INTEGER NOT NULL,
-        state       TEXT    NOT NULL,
+        state       TEXT    NOT NULL, -- '' since bodies carry the state; rows written before keep theirs
         body        TEXT    NOT NULL,
         PRIMARY KEY (environment, user_id)
       );
@@ -299,7 +301,7 @@ export class SqliteReadModel implements ReadModel {
     if (cached) return cached;
     const name = table(version);
     const statements: VersionStatements = {
-      load: this.db.prepare(`SELECT state FROM ${name} WHERE environment = ? AND user_id = ?`),
+      load: this.db.prepare(`SELECT revision, state, body FROM ${name} WHERE environment = ? AND user_id = ?`),
       save: this.db.prepare(
         `INSERT INTO ${name} (environment, user_id, revision, state, body) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (environment, user_id) DO UPDATE SET
@@ -318,9 +320,25 @@ export class SqliteReadModel implements ReadModel {
   }
 }
 
-/** A profile as the columns of its row: key, revision, fold state, and the GET body ready to send. */
+interface StoredProfile {
+  revision: number;
+  state: string;
+  body: string;
+}
+
+/**
+ * A profile as the columns of its row: key, revision, an empty `state`, and
+ * the GET body ready to send. The fold state is read back from the body
+ * (`reviveFromBody`): writing it a second time cost a serialization per
+ * visitor and doubled the row. Rows written before keep their state, which
+ * is read when present.
+ */
 function row(profile: Profile): [string, string, number, string, string] {
-  return [profile.environment, profile.userId, profile.revision, serializeProfile(profile), JSON.stringify(toView(profile))];
+  return [profile.environment, profile.userId, profile.revision, '', JSON.stringify(toView(profile))];
+}
+
+function revive(stored: StoredProfile, key: VisitorKey): ProfileDraft {
+  return stored.state === '' ? reviveFromBody(stored.body, key, stored.revision) : reviveProfile(stored.state);
 }
 
 /** How long reads keep using the active version last looked up (see findProfileJson). */

@@ -1,5 +1,5 @@
 import { EVENT_TRACKED, USER_UPSERTED, VisitorFact } from './events';
-import { Profile, evolve, reviveProfile, serializeProfile, toView } from './profile';
+import { Profile, evolve, reviveFromBody, reviveProfile, serializeProfile, toView } from './profile';
 import { visitorId } from './visitor-id';
 
 const env = 'development';
@@ -93,6 +93,22 @@ describe('evolve', () => {
     expect(({} as Record<string, unknown>).p).toBeUndefined();
     const revived = reviveProfile(serializeProfile(profile));
     expect(JSON.stringify(toView(revived))).toBe(JSON.stringify(view));
+  });
+
+  it('reads the fold state back from the body alone, and folds on from it as from the profile', () => {
+    const attributes = JSON.parse('{"__proto__":"p","constructor":1,"plan":"free"}');
+    const facts = [upserted(0, 10, attributes, 'e@example.com'), tracked(1, 'late', 30), tracked(2, 'early', 5), tracked(3, '__proto__', 7)];
+    const { profile, view } = given(...facts);
+    const revived = reviveFromBody(JSON.stringify(view), { environment: env, userId }, profile.revision);
+    expect(revived).toEqual(profile);
+    expect(JSON.stringify(toView(revived))).toBe(JSON.stringify(view));
+    const more = [tracked(4, 'late', 1), upserted(5, 99, { plan: 'paid', n: 2 }), tracked(6, 'new', 0)];
+    const onward = more.reduce<Profile>(evolve, revived);
+    expect(JSON.stringify(toView(onward))).toBe(JSON.stringify(given(...facts, ...more).view));
+    // A fact already folded in is still a no-op: the revision came back from beside the body.
+    expect(evolve(revived, tracked(3, '__proto__', 7))).toBe(revived);
+    const bare = given(upserted(0, 1));
+    expect(reviveFromBody(JSON.stringify(bare.view), { environment: env, userId }, 0)).toEqual(bare.profile);
   });
 
   it('gives the same view after a round trip through storage', () => {

@@ -138,6 +138,29 @@ export function serializeProfile(profile: Profile): string {
   return JSON.stringify(profile);
 }
 
+/**
+ * The fold state of a visitor from its GET body (`toView`) and the key and
+ * revision stored beside it: the body holds everything the fold needs, so a
+ * read model need not keep a second serialization of the same profile. Event
+ * names come back in the body's order rather than first-seen order, which
+ * `toView` sorts away. A fresh draft, owned by the caller.
+ */
+export function reviveFromBody(body: string, key: { environment: string; userId: string }, revision: number): ProfileDraft {
+  const view = JSON.parse(body) as UserProfileView;
+  const events = dictionary<Writable<EventSummary>>();
+  for (const { event, count, createdAt, updatedAt } of view.events) events[event] = { count, createdAt, updatedAt };
+  const draft: ProfileDraft = {
+    environment: key.environment,
+    userId: key.userId,
+    revision,
+    createdAt: view.createdAt,
+    attributes: dictionary(view.attributes),
+    events,
+  };
+  if (view.emailAddress !== undefined) draft.emailAddress = view.emailAddress;
+  return draft;
+}
+
 /** A fresh draft, owned by the caller. */
 export function reviveProfile(text: string): ProfileDraft {
   // Everything in it was just parsed: only the dictionaries need to lose their prototype.
