@@ -238,8 +238,7 @@ export class MongoReadModel implements ReadModel {
       await this.users(version)
         .bulkWrite(writes, { ordered: false })
         .catch((error: unknown) => {
-          const alreadyNewer = error instanceof MongoBulkWriteError && [error.writeErrors].flat().every((e) => e.code === 11000);
-          if (!alreadyNewer) throw error;
+          if (!onlyAlreadyNewer(error)) throw error;
         });
     }
     await this.advanceCheckpoint(version, checkpoint);
@@ -270,6 +269,22 @@ export class MongoReadModel implements ReadModel {
     const doc = await this.users(version).findOne({ environment, userId, revision: { $gte: 0 } });
     return doc ? JSON.stringify(toView(toProfile(doc))) : undefined;
   }
+}
+
+/**
+ * Whether a failed `saveProfiles` bulk write failed only because some
+ * documents were already at or past the revision given: its guarded upserts
+ * then meet the existing `_id`, a duplicate key and nothing else. The driver
+ * also reports a lost connection, a timeout or a write concern failure as a
+ * bulk write error, with no write errors of its own: those must not pass for
+ * "already newer", or the checkpoint would move past profiles never written.
+ */
+export function onlyAlreadyNewer(error: unknown): boolean {
+  if (!(error instanceof MongoBulkWriteError)) return false;
+  const writeErrors = [error.writeErrors].flat().filter((e) => e !== undefined);
+  if (writeErrors.length === 0 || !writeErrors.every((e) => e.code === 11000)) return false;
+  const result = error.result as { getWriteConcernError?: () => unknown } | undefined;
+  return error.err === undefined && result?.getWriteConcernError?.() === undefined;
 }
 
 /** Our default for a quick failure when the server is gone; a timeout set in the URL wins. */
