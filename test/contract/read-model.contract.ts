@@ -176,6 +176,14 @@ export function readModelContract(open: () => Promise<ReadModel>): void {
       expect(await readModel.findProfileJson(env, 'w3')).toBe(expected([...facts, tracked('w3', 3, 'E', 20)]));
     });
 
+    it('saves without touching the checkpoint when given none', async () => {
+      const at = checkpoint();
+      await readModel.saveProfiles([fold([upserted('w5', 0, { part: 1 }, 1)])], at);
+      await readModel.saveProfiles([fold([upserted('w6', 0, { part: 2 }, 1)])]);
+      expect(await readModel.getCheckpoint()).toEqual(at);
+      expect(JSON.parse((await readModel.findProfileJson(env, 'w6'))!).attributes).toEqual({ part: 2 });
+    });
+
     it('never replaces a profile with one at or below its revision, nor moves the checkpoint backwards', async () => {
       const facts = [upserted('w4', 0, { v: 'old' }, 1), upserted('w4', 1, { v: 'new' }, 2)];
       const ahead = checkpoint();

@@ -19,11 +19,14 @@ export interface ReadModelView {
   loadProfiles(keys: readonly VisitorKey[]): Promise<Array<Profile | undefined>>;
   /**
    * Stores whole profiles (each the fold of its stream up to its revision)
-   * and records `checkpoint`, in one write where the store allows it. A
-   * profile at or below the revision already stored changes nothing, and the
-   * checkpoint never moves backwards.
+   * and records `checkpoint` if given, in one write where the store allows
+   * it. A profile at or below the revision already stored changes nothing,
+   * and the checkpoint never moves backwards. Without a checkpoint a large
+   * save can be split into short writes: the profiles are complete folds, so
+   * a crash between them leaves the checkpoint where it was and a resumed
+   * fold skips what they already hold.
    */
-  saveProfiles(profiles: readonly Profile[], checkpoint: Position): Promise<void>;
+  saveProfiles(profiles: readonly Profile[], checkpoint?: Position): Promise<void>;
   /** The GET /v2/users/:userId body, ready to send, or undefined. */
   findProfileJson(environment: string, userId: string): Promise<string | undefined>;
 }

@@ -39,8 +39,12 @@ Options:
   -h, --help   this help
 `;
 
-/** Events per write transaction of a rebuild that runs beside a live service. */
-const LIVE_PAGE_SIZE = 5_000;
+/**
+ * Beside a live service the rebuild saves every second, in writes of at most
+ * 1 000 profiles with a pause between them: the live projector needs the same
+ * SQLite write lock, and waits at most one such write.
+ */
+const LIVE_SAVES = { saveEveryMs: 1_000, maxProfilesPerWrite: 1_000 } as const;
 
 export interface Stores {
   readonly events: () => Promise<EventStore>;
@@ -145,8 +149,7 @@ async function rebuild(args: string[], stores: Stores): Promise<void> {
       for (;;) {
         const headNow = await events.headPosition();
         const result = await rebuildReadModel(events, view, {
-          // Small pages: each is one write transaction, during which the live projector waits.
-          pageSize: LIVE_PAGE_SIZE,
+          ...LIVE_SAVES,
           signal: abort.signal,
           onProgress: (p) =>
             progress.update(total + p.events, headNow && headNow.commit > 0n ? Number((p.position.commit * 10_000n) / headNow.commit) / 10_000 : undefined),

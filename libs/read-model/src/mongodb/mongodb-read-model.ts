@@ -100,7 +100,7 @@ export class MongoReadModel implements ReadModel {
     return guard(async () => this.loadFrom(await this.activeVersion(), keys));
   }
 
-  saveProfiles(profiles: readonly Profile[], checkpoint: Position): Promise<void> {
+  saveProfiles(profiles: readonly Profile[], checkpoint?: Position): Promise<void> {
     return guard(async () => this.saveTo(await this.activeVersion(), profiles, checkpoint));
   }
 
@@ -229,7 +229,7 @@ export class MongoReadModel implements ReadModel {
    * Where it is not, the guarded upsert meets the existing `_id` and fails
    * with a duplicate key: that is the "already newer" answer, not an error.
    */
-  private async saveTo(version: number, profiles: readonly Profile[], checkpoint: Position): Promise<void> {
+  private async saveTo(version: number, profiles: readonly Profile[], checkpoint: Position | undefined): Promise<void> {
     if (profiles.length > 0) {
       const writes = profiles.map((profile) => {
         const doc = toDocument(profile);
@@ -241,7 +241,7 @@ export class MongoReadModel implements ReadModel {
           if (!onlyAlreadyNewer(error)) throw error;
         });
     }
-    await this.advanceCheckpoint(version, checkpoint);
+    if (checkpoint !== undefined) await this.advanceCheckpoint(version, checkpoint);
   }
 
   /** Never backwards: two projectors may write in either order. */

@@ -55,7 +55,7 @@ export class SqliteReadModel implements ReadModel {
     dropCheckpoint: Database.Statement<[number]>;
   };
   private readonly applyToVersion: Database.Transaction<(version: number, facts: readonly VisitorFact[], checkpoint: Position) => void>;
-  private readonly saveToVersion: Database.Transaction<(version: number, profiles: readonly Profile[], checkpoint: Position) => void>;
+  private readonly saveToVersion: Database.Transaction<(version: number, profiles: readonly Profile[], checkpoint: Position | undefined) => void>;
 
   private readonly onApplyStep?: (step: ApplyStep) => void;
   private readonly checkpointer?: WalCheckpointer;
@@ -68,7 +68,6 @@ export class SqliteReadModel implements ReadModel {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 10000');
-    if (options.backgroundCheckpoints) this.checkpointer = new WalCheckpointer(this.db, file);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS meta (
         key   TEXT    PRIMARY KEY,
@@ -100,12 +99,14 @@ export class SqliteReadModel implements ReadModel {
     this.applyToVersion = this.db.transaction((version: number, facts: readonly VisitorFact[], checkpoint: Position) =>
       this.applyInTransaction(version, facts, checkpoint),
     );
-    this.saveToVersion = this.db.transaction((version: number, profiles: readonly Profile[], checkpoint: Position) => {
+    this.saveToVersion = this.db.transaction((version: number, profiles: readonly Profile[], checkpoint: Position | undefined) => {
       const { saveNewer } = this.statements(version);
       for (const profile of profiles) saveNewer.run(...row(profile));
-      this.advanceCheckpoint(version, checkpoint);
+      if (checkpoint !== undefined) this.advanceCheckpoint(version, checkpoint);
     });
     this.createVersion(this.active());
+    // Last: nothing above can fail and leave the thread behind.
+    if (options.backgroundCheckpoints) this.checkpointer = new WalCheckpointer(this.db, file);
   }
 
   async getCheckpoint(): Promise<Position | undefined> {
@@ -121,7 +122,7 @@ export class SqliteReadModel implements ReadModel {
     return this.load(this.active(), keys);
   }
 
-  async saveProfiles(profiles: readonly Profile[], checkpoint: Position): Promise<void> {
+  async saveProfiles(profiles: readonly Profile[], checkpoint?: Position): Promise<void> {
     this.saveToVersion.immediate(this.active(), profiles, checkpoint);
   }
 

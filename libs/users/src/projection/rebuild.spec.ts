@@ -85,6 +85,37 @@ describe('rebuildReadModel', () => {
     await small.close();
   });
 
+  it('writes a save in parts with the checkpoint in the last, and resumes cleanly when a part fails', async () => {
+    const whole = new SqliteReadModel(join(dir, 'whole.sqlite'));
+    await rebuildReadModel(store, whole);
+    const parts = new SqliteReadModel(join(dir, 'parts.sqlite'));
+    const saves: Array<{ profiles: number; checkpoint: boolean }> = [];
+    const saveProfiles = parts.saveProfiles.bind(parts);
+    let failOnCall = 3;
+    parts.saveProfiles = async (profiles, checkpoint) => {
+      saves.push({ profiles: profiles.length, checkpoint: checkpoint !== undefined });
+      if (--failOnCall === 0) throw new Error('the disk went away');
+      return saveProfiles(profiles, checkpoint);
+    };
+    await expect(rebuildReadModel(store, parts, { maxProfilesPerWrite: 2 })).rejects.toThrow('the disk went away');
+    // Seven visitors in parts of two: the first parts leave the checkpoint alone.
+    expect(saves.slice(0, 3)).toEqual([
+      { profiles: 2, checkpoint: false },
+      { profiles: 2, checkpoint: false },
+      { profiles: 2, checkpoint: false },
+    ]);
+    expect(await parts.getCheckpoint()).toBeUndefined();
+    saves.length = 0;
+    const resumed = await rebuildReadModel(store, parts, { maxProfilesPerWrite: 2 });
+    expect(resumed.events).toBe(180);
+    expect(saves.map((save) => save.checkpoint)).toEqual([false, false, false, true]);
+    expect(saves.map((save) => save.profiles)).toEqual([2, 2, 2, 1]);
+    expect(await profiles(parts)).toEqual(await profiles(whole));
+    expect(await parts.getCheckpoint()).toEqual(await whole.getCheckpoint());
+    await whole.close();
+    await parts.close();
+  });
+
   it('resumes from the checkpoint of a read model it already wrote to', async () => {
     const once = new SqliteReadModel(join(dir, 'once.sqlite'));
     await rebuildReadModel(store, once);

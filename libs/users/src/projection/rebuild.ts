@@ -28,15 +28,20 @@ export interface RebuildProgress {
 }
 
 export interface RebuildOptions {
-  /**
-   * Saves after every this many events instead of every
-   * REBUILD_SAVE_INTERVAL_MS: beside a live service, small saves keep the
-   * read model's write lock short.
-   */
+  /** Saves after every this many events instead of every `saveEveryMs`. */
   readonly pageSize?: number;
+  /** How often to save what was folded, when no pageSize is given (default REBUILD_SAVE_INTERVAL_MS). */
+  readonly saveEveryMs?: number;
+  /**
+   * Writes a save in parts of at most this many profiles, pausing between
+   * them, with the checkpoint in the last: beside a live service on the same
+   * SQLite file, each part holds the write lock the live projector also needs
+   * only briefly. Default: one write per save.
+   */
+  readonly maxProfilesPerWrite?: number;
   /** Stops the rebuild after the page being folded; what was folded is saved first. */
   readonly signal?: AbortSignal;
-  /** Called after each page of events is folded: every min(pageSize, 10 000) events or so. */
+  /** Called after each page of events is folded: every min(pageSize, 1 000) events. */
   readonly onProgress?: (progress: RebuildProgress) => void;
   /** Profiles kept in memory at most (default MAX_CACHED_PROFILES). */
   readonly maxCachedProfiles?: number;
@@ -70,6 +75,8 @@ export async function rebuildReadModel(
 ): Promise<RebuildResult> {
   const pageSize = options.pageSize === undefined ? undefined : positiveInteger('pageSize', options.pageSize);
   const maxCached = positiveInteger('maxCachedProfiles', options.maxCachedProfiles ?? MAX_CACHED_PROFILES);
+  const saveEveryMs = positiveInteger('saveEveryMs', options.saveEveryMs ?? REBUILD_SAVE_INTERVAL_MS);
+  const maxPerWrite = options.maxProfilesPerWrite === undefined ? Infinity : positiveInteger('maxProfilesPerWrite', options.maxProfilesPerWrite);
   const after = await readModel.getCheckpoint();
 
   /** The visitors folded since the cache was last emptied, by stream; null for a stream that is not a visitor's. */
@@ -88,7 +95,14 @@ export async function rebuildReadModel(
     if (last === undefined || last === saved) return;
     const profiles: ProfileDraft[] = [];
     for (const visitor of dirty) profiles.push(visitor.draft!);
-    await readModel.saveProfiles(profiles, last);
+    // Every part but the last leaves the checkpoint alone: a crash between parts resumes
+    // from the previous save, and the profiles already written skip what they hold.
+    let from = 0;
+    for (; profiles.length - from > maxPerWrite; from += maxPerWrite) {
+      await readModel.saveProfiles(profiles.slice(from, from + maxPerWrite));
+      await pause(WRITE_PAUSE_MS);
+    }
+    await readModel.saveProfiles(from === 0 ? profiles : profiles.slice(from), last);
     dirty.clear();
     saved = last;
     sinceSave = 0;
@@ -131,7 +145,7 @@ export async function rebuildReadModel(
     last = page[page.length - 1].position;
     events += page.length;
     sinceSave += page.length;
-    const due = pageSize === undefined ? Date.now() - savedAt >= REBUILD_SAVE_INTERVAL_MS : sinceSave >= pageSize;
+    const due = pageSize === undefined ? Date.now() - savedAt >= saveEveryMs : sinceSave >= pageSize;
     if (due || cache.size >= maxCached) await save();
     options.onProgress?.({ events, position: last });
     if (options.signal?.aborted) break;
@@ -149,6 +163,13 @@ interface Visitor {
   readonly key: VisitorKey;
   /** What has been folded of its stream: loaded, then written in place. */
   draft: ProfileDraft | undefined;
+}
+
+/** Between two parts of a save: long enough for another connection waiting on the write lock to take it. */
+const WRITE_PAUSE_MS = 10;
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function positiveInteger(name: string, value: number): number {
