@@ -45,8 +45,9 @@ export interface SqliteEventStoreOptions {
   readonly pollIntervalMs?: number;
   /**
    * Copy the WAL back into the database file from a background thread
-   * (`WalCheckpointer`) instead of inside commits on the caller's thread. The
-   * service turns it on; a short-lived tool has no requests to stall.
+   * (`WalCheckpointer`) instead of inside commits on the caller's thread.
+   * The storage module (the service, the projector and the CLI) turns it on;
+   * off by default for code that opens a store directly.
    */
   readonly backgroundCheckpoints?: boolean;
 }
@@ -118,7 +119,6 @@ export class SqliteEventStore implements EventStore {
         .raw(true),
       head: this.db.prepare('SELECT max(position) AS position FROM events'),
     };
-    if (options.backgroundCheckpoints) this.checkpointer = new WalCheckpointer(this.db, file);
     const appendOne = this.db.transaction((item: PendingAppend, now: number) => this.appendInTransaction(item, now));
     this.commitBatch = this.db.transaction((batch: PendingAppend[]) => {
       const now = Date.now();
@@ -130,6 +130,8 @@ export class SqliteEventStore implements EventStore {
         }
       });
     });
+    // Last: nothing above can fail and leave the thread behind.
+    if (options.backgroundCheckpoints) this.checkpointer = new WalCheckpointer(this.db, file);
   }
 
   append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {

@@ -43,7 +43,7 @@ describe('WalCheckpointer', () => {
     db.close();
   });
 
-  it('stops with a last checkpoint, before the event store closes its file', async () => {
+  it('lets an event store that uses it close cleanly, twice at once, with every append kept', async () => {
     const file = join(dir, 'events.sqlite');
     const store = new SqliteEventStore(file, { backgroundCheckpoints: true });
     await Promise.all(

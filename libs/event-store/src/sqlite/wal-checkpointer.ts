@@ -11,6 +11,8 @@ export const CHECKPOINT_INTERVAL_MS = 200;
 const SAFETY_NET_PAGES = 10_000;
 /** SQLite's own default, restored if the background thread stops. */
 const DEFAULT_AUTOCHECKPOINT_PAGES = 1_000;
+/** How long `stop` waits for the last checkpoint before ending the thread regardless. */
+const STOP_TIMEOUT_MS = 5_000;
 
 /**
  * The thread's whole program. It opens its own connection to the file and runs
@@ -63,11 +65,19 @@ export class WalCheckpointer {
     });
   }
 
-  /** Runs a last checkpoint and ends the thread. Call before closing the main connection. */
+  /**
+   * Runs a last checkpoint and ends the thread; a thread that does not end
+   * within STOP_TIMEOUT_MS is terminated, so a shutdown never hangs on it.
+   * Call before closing the main connection.
+   */
   async stop(): Promise<void> {
     if (!this.stopped) {
       this.stopped = true;
       this.worker.postMessage('stop');
+      const timer = setTimeout(() => void this.worker.terminate(), STOP_TIMEOUT_MS);
+      timer.unref();
+      await this.exited;
+      clearTimeout(timer);
     }
     await this.exited;
   }
