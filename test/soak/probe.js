@@ -8,9 +8,11 @@
  */
 const { appendFileSync } = require('node:fs');
 const { PerformanceObserver, constants, monitorEventLoopDelay } = require('node:perf_hooks');
+const { isMainThread } = require('node:worker_threads');
 
 const file = process.env.SOAK_PROBE_FILE;
-if (file) {
+// Worker threads inherit `--require`; only the main thread, the one that serves requests, reports.
+if (file && isMainThread) {
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
   // The heap right after a full collection is what the process really holds;
