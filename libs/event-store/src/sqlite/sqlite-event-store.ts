@@ -131,7 +131,7 @@ export class SqliteEventStore implements EventStore {
       });
     });
     // Last: nothing above can fail and leave the thread behind.
-    if (options.backgroundCheckpoints) this.checkpointer = new WalCheckpointer(this.db, file);
+    if (options.backgroundCheckpoints) this.checkpointer = new WalCheckpointer(file);
   }
 
   append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {

@@ -1,16 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import type Database from 'better-sqlite3';
 
 /** How often the background connection copies the WAL back into the database file. */
-export const CHECKPOINT_INTERVAL_MS = 200;
-/**
- * While checkpoints run in the background, the main connection checkpoints by
- * itself only if the WAL grows this large anyway (about 40 MB of 4 KB pages):
- * a safety net should the background thread fall behind.
- */
-const SAFETY_NET_PAGES = 10_000;
-/** SQLite's own default, restored if the background thread stops. */
-const DEFAULT_AUTOCHECKPOINT_PAGES = 1_000;
+export const CHECKPOINT_INTERVAL_MS = 100;
 /** How long `stop` waits for the last checkpoint before ending the thread regardless. */
 const STOP_TIMEOUT_MS = 5_000;
 
@@ -33,21 +24,26 @@ parentPort.on('message', () => {
 `;
 
 /**
- * Moves SQLite's WAL checkpoints off the event loop. A checkpoint copies the
- * pages written since the last one into the database file and syncs it; run
- * by the connection that commits (SQLite's default, every 1 000 pages), it
- * stalled every request in flight for as long as that took. Here a worker
- * thread with a connection of its own does it every CHECKPOINT_INTERVAL_MS,
- * and the main connection keeps a far larger automatic threshold as a safety
- * net, back to SQLite's default if the thread ever stops.
+ * Moves the bulk of SQLite's WAL checkpoints off the event loop. A checkpoint
+ * copies the pages written since the last one into the database file and
+ * syncs it; run by the connection that commits (SQLite's default, once the
+ * WAL holds 1 000 pages), all of it stalled every request in flight. Here a
+ * worker thread with a connection of its own copies the WAL every
+ * CHECKPOINT_INTERVAL_MS. The committing connection keeps SQLite's default:
+ * only it can start the WAL over from the beginning (it must begin a write
+ * with every frame already copied, which under steady writes happens only
+ * right after its own checkpoint), and by then the thread has copied nearly
+ * everything, so its own checkpoints copy the last few frames. Left to the
+ * thread alone, the WAL grew without end; with the committing connection's
+ * threshold raised, it grew to that threshold and its rare checkpoints then
+ * copied all of it on the event loop at once.
  */
 export class WalCheckpointer {
   private readonly worker: Worker;
   private stopped = false;
   private readonly exited: Promise<void>;
 
-  constructor(db: Database.Database, file: string, intervalMs = CHECKPOINT_INTERVAL_MS) {
-    db.pragma(`wal_autocheckpoint = ${SAFETY_NET_PAGES}`);
+  constructor(file: string, intervalMs = CHECKPOINT_INTERVAL_MS) {
     this.worker = new Worker(PROGRAM, {
       eval: true,
       workerData: { driver: require.resolve('better-sqlite3'), file, intervalMs },
@@ -55,11 +51,8 @@ export class WalCheckpointer {
     // Never what keeps a process alive.
     this.worker.unref();
     this.exited = new Promise((resolve) => {
-      const fallBack = () => {
-        if (!this.stopped && db.open) db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
-        resolve();
-      };
-      this.worker.once('exit', fallBack);
+      // Should the thread end early, the committing connection's own checkpoints carry on alone.
+      this.worker.once('exit', () => resolve());
       // An error ends the thread too ('exit' follows); listening keeps it from being thrown here.
       this.worker.once('error', () => undefined);
     });

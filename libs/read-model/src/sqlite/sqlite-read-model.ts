@@ -106,7 +106,7 @@ export class SqliteReadModel implements ReadModel {
     });
     this.createVersion(this.active());
     // Last: nothing above can fail and leave the thread behind.
-    if (options.backgroundCheckpoints) this.checkpointer = new WalCheckpointer(this.db, file);
+    if (options.backgroundCheckpoints) this.checkpointer = new WalCheckpointer(file);
   }
 
   async getCheckpoint(): Promise<Position | undefined> {
