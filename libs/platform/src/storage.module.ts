@@ -37,8 +37,8 @@ export class StorageModule implements OnApplicationShutdown {
     return {
       module: StorageModule,
       providers: [
-        { provide: EVENT_STORE, useFactory: () => openEventStore(config) },
-        { provide: READ_MODEL, useFactory: () => openReadModel(config) },
+        { provide: EVENT_STORE, useFactory: () => openEventStore(config, SERVING) },
+        { provide: READ_MODEL, useFactory: () => openReadModel(config, SERVING) },
       ],
       exports: [EVENT_STORE, READ_MODEL],
     };
@@ -52,8 +52,21 @@ export class StorageModule implements OnApplicationShutdown {
 
 const logger = new Logger('Storage');
 
+export interface OpenOptions {
+  /**
+   * A long-running process whose event loop serves requests or follows the
+   * log: SQLite files get their WAL checkpoints copied from a background
+   * thread (`WalCheckpointer`). A command that opens a store for a moment
+   * has nothing to stall and leaves it off.
+   */
+  readonly serving?: boolean;
+}
+
+/** How the Nest applications (the service, the projector) open their stores. */
+const SERVING: OpenOptions = { serving: true };
+
 /** The event store the configuration selects, opened; for processes without Nest (the CLI). */
-export async function openEventStore(config: AppConfig): Promise<EventStore> {
+export async function openEventStore(config: AppConfig, options: OpenOptions = {}): Promise<EventStore> {
   const backend = config.eventStore ?? { kind: 'sqlite' };
   if (backend.kind === 'eventstoredb') {
     const where = `EventStoreDB at ${redactUrl(backend.url)}`;
@@ -62,11 +75,11 @@ export async function openEventStore(config: AppConfig): Promise<EventStore> {
     return store;
   }
   mkdirSync(config.dataDir, { recursive: true });
-  return new SqliteEventStore(join(config.dataDir, EVENT_STORE_FILE), { backgroundCheckpoints: true });
+  return new SqliteEventStore(join(config.dataDir, EVENT_STORE_FILE), { backgroundCheckpoints: options.serving === true });
 }
 
 /** The read model the configuration selects, opened. */
-export async function openReadModel(config: AppConfig): Promise<ReadModel> {
+export async function openReadModel(config: AppConfig, options: OpenOptions = {}): Promise<ReadModel> {
   const backend = config.readModel ?? { kind: 'sqlite' };
   if (backend.kind === 'mongodb') {
     const where = `MongoDB at ${redactUrl(backend.url)}`;
@@ -75,7 +88,7 @@ export async function openReadModel(config: AppConfig): Promise<ReadModel> {
     return readModel;
   }
   mkdirSync(config.dataDir, { recursive: true });
-  return new SqliteReadModel(join(config.dataDir, READ_MODEL_FILE), { backgroundCheckpoints: true });
+  return new SqliteReadModel(join(config.dataDir, READ_MODEL_FILE), { backgroundCheckpoints: options.serving === true });
 }
 
 async function opening<T>(what: string, where: string, url: string, open: () => Promise<T>): Promise<T> {

@@ -46,8 +46,8 @@ export interface SqliteEventStoreOptions {
   /**
    * Copy the WAL back into the database file from a background thread
    * (`WalCheckpointer`) instead of inside commits on the caller's thread.
-   * The storage module (the service, the projector and the CLI) turns it on;
-   * off by default for code that opens a store directly.
+   * The storage module turns it on for the service and the projector; the
+   * CLI and code that opens a store directly leave it off.
    */
   readonly backgroundCheckpoints?: boolean;
 }
