@@ -5,9 +5,12 @@ import { ReadModel, ReadModelVersions, ReadModelView } from '../read-model.port'
 
 interface VersionStatements {
   load: Database.Statement<[string, string], StoredProfile>;
+  /**
+   * Writes a profile unless the stored one is already at or past its
+   * revision. An apply folds from the row it just read inside the same
+   * transaction, so there the guard always passes; `saveProfiles` relies on it.
+   */
   save: Database.Statement<[string, string, number, string, string]>;
-  /** `save`, unless the stored profile is already at or past this revision. */
-  saveNewer: Database.Statement<[string, string, number, string, string]>;
   body: Database.Statement<[string, string], { body: string }>;
 }
 
@@ -100,8 +103,8 @@ export class SqliteReadModel implements ReadModel {
       this.applyInTransaction(version, facts, checkpoint),
     );
     this.saveToVersion = this.db.transaction((version: number, profiles: readonly Profile[], checkpoint: Position | undefined) => {
-      const { saveNewer } = this.statements(version);
-      for (const profile of profiles) saveNewer.run(...row(profile));
+      const { save } = this.statements(version);
+      for (const profile of profiles) save.run(...row(profile));
       if (checkpoint !== undefined) this.advanceCheckpoint(version, checkpoint);
     });
     this.createVersion(this.active());
@@ -304,11 +307,6 @@ export class SqliteReadModel implements ReadModel {
     const statements: VersionStatements = {
       load: this.db.prepare(`SELECT revision, state, body FROM ${name} WHERE environment = ? AND user_id = ?`),
       save: this.db.prepare(
-        `INSERT INTO ${name} (environment, user_id, revision, state, body) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (environment, user_id) DO UPDATE SET
-           revision = excluded.revision, state = excluded.state, body = excluded.body`,
-      ),
-      saveNewer: this.db.prepare(
         `INSERT INTO ${name} (environment, user_id, revision, state, body) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (environment, user_id) DO UPDATE SET
            revision = excluded.revision, state = excluded.state, body = excluded.body

@@ -133,7 +133,11 @@ export function toView(profile: Profile): UserProfileView {
   return view;
 }
 
-/** Stored form of a profile; `reviveProfile` reads it back. */
+/**
+ * The fold state as SQLite rows kept it beside the body before bodies alone
+ * were stored; `reviveProfile` still reads such rows. Nothing writes it now
+ * but tests that make one.
+ */
 export function serializeProfile(profile: Profile): string {
   return JSON.stringify(profile);
 }
