@@ -6,6 +6,7 @@ import {
   RecordedEvent,
   WrongExpectedRevisionError,
   comparePositions,
+  streamPartition,
 } from '@visitorbase/event-store';
 
 /**
@@ -166,6 +167,40 @@ export function eventStoreContract(open: () => Promise<EventStore>): void {
     for (let next = await reading.next(); !next.done; next = await reading.next()) rest.push(...next.value);
     expect(rest.map((e) => (e.data as { n: number }).n)).toEqual(Array.from({ length: 14 }, (_, i) => i));
     expect(comparePositions(rest[rest.length - 1].position, head!)).toBeLessThanOrEqual(0);
+  });
+
+  it('reads the log in disjoint shares of whole streams that together are the whole log, each in log order', async () => {
+    const before = await store.headPosition();
+    const streams = Array.from({ length: 24 }, (_, i) => `${prefix}user${i}@example.com`);
+    for (let round = 0; round < 3; round++) {
+      for (const [i, stream] of streams.entries()) await store.append(stream, [event('T', { i, round })], 'any');
+    }
+    const whole = (await collect(store.readAllPages({ after: before, streamPrefix: prefix }))).flat();
+    expect(whole).toHaveLength(72);
+    const count = 3;
+    const shares = await Promise.all(
+      Array.from({ length: count }, async (_, index) =>
+        (await collect(store.readAllPages({ after: before, streamPrefix: prefix, pageSize: 5, partition: { index, count } }))).flat(),
+      ),
+    );
+    shares.forEach((share, index) => {
+      expect(share.every((e) => streamPartition(e.stream, count) === index)).toBe(true);
+      const positions = share.map((e) => e.position);
+      expect(positions.every((p, i) => i === 0 || comparePositions(positions[i - 1], p) < 0)).toBe(true);
+      // Whole streams: every round of each of its streams.
+      for (const stream of new Set(share.map((e) => e.stream))) expect(share.filter((e) => e.stream === stream)).toHaveLength(3);
+    });
+    // 24 streams hashed into 3 shares: none of them empty.
+    expect(shares.every((share) => share.length > 0)).toBe(true);
+    const merged = shares.flat().sort((a, b) => comparePositions(a.position, b.position));
+    const logged = ({ stream, revision, position, type, data }: LoggedEvent): LoggedEvent => ({ stream, revision, position, type, data });
+    expect(merged.map(logged)).toEqual(whole.map(logged));
+    expect((await collect(store.readAllPages({ after: before, streamPrefix: prefix, partition: { index: 0, count: 1 } }))).flat().map(logged)).toEqual(
+      whole.map(logged),
+    );
+    for (const partition of [{ index: 2, count: 2 }, { index: -1, count: 2 }, { index: 0, count: 0 }, { index: 0.5, count: 2 }]) {
+      await expect((async () => collect(store.readAllPages({ after: before, partition })))()).rejects.toThrow(RangeError);
+    }
   });
 
   it('follows the log: catches up, then delivers new appends until aborted', async () => {

@@ -1,3 +1,4 @@
+import { StreamPartition } from './partition';
 import { Position } from './position';
 
 /** An event about to be appended. `id` makes a retried append idempotent. */
@@ -77,6 +78,11 @@ export interface ReadAllOptions {
 export interface ReadAllPagesOptions extends ReadAllOptions {
   /** Most events read from the store per page (before the prefix filter); the adapter's default if absent. */
   readonly pageSize?: number;
+  /**
+   * Only the events of the streams in this share (`streamPartition`): readers
+   * of shares 0 to count - 1 together read the log once, each stream whole.
+   */
+  readonly partition?: StreamPartition;
 }
 
 export interface SubscribeOptions extends ReadAllOptions {

@@ -25,6 +25,7 @@ import {
   SubscribeOptions,
   WrongExpectedRevisionError,
 } from '../event-store.port';
+import { checkPartition, streamPartition } from '../partition';
 import { Position, comparePositions, position } from '../position';
 import { appendedPosition, isSystemStream, toEventData, toExpectedRevision, toRecordedEvent, toStoreError } from './mapping';
 import { pagesOf } from './pages';
@@ -157,8 +158,10 @@ export class EventStoreDbEventStore implements EventStore {
     return this.pagesUpToHead(options, options.pageSize ?? this.pageSize);
   }
 
-  private async *pagesUpToHead(options: ReadAllOptions, pageSize: number): AsyncIterable<RecordedEvent[]> {
+  /** A partition is read by filtering here: the server has no such filter, so each share costs a read of the whole log. */
+  private async *pagesUpToHead(options: ReadAllPagesOptions, pageSize: number): AsyncIterable<RecordedEvent[]> {
     if (!Number.isSafeInteger(pageSize) || pageSize < 1) throw new RangeError(`pageSize must be a positive integer, got ${pageSize}`);
+    const partition = checkPartition(options.partition);
     const head = await this.lastPosition();
     if (head === undefined) return;
     const { streamPrefix } = options;
@@ -176,6 +179,7 @@ export class EventStoreDbEventStore implements EventStore {
         if (after !== undefined && comparePositions(event.position, after) <= 0) continue;
         if (isSystemStream(event.streamId)) continue;
         if (streamPrefix !== undefined && !event.streamId.startsWith(streamPrefix)) continue;
+        if (partition !== undefined && streamPartition(event.streamId, partition.count) !== partition.index) continue;
         events.push(toRecordedEvent(event));
       }
       if (events.length > 0) yield events;

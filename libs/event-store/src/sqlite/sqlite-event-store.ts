@@ -13,6 +13,7 @@ import {
   SubscribeOptions,
   WrongExpectedRevisionError,
 } from '../event-store.port';
+import { checkPartition, streamPartition } from '../partition';
 import { Position, position } from '../position';
 import { WalCheckpointer } from './wal-checkpointer';
 
@@ -36,6 +37,8 @@ const POSITION = 0;
 const STREAM = 2;
 const REVISION = 3;
 const LOGGED_STREAM = 1;
+/** `streamPartition` as an SQL function of this store's connections. */
+const PARTITION_FUNCTION = 'visitorbase_partition';
 
 export interface SqliteEventStoreOptions {
   /**
@@ -77,6 +80,7 @@ export class SqliteEventStore implements EventStore {
     streamPage: Database.Statement<[string, number, number], EventRow>;
     allPage: Database.Statement<[number, number], EventRow>;
     loggedPage: Database.Statement<[number, number], LoggedRow>;
+    loggedPartitionPage: Database.Statement<[number, number, number, number], LoggedRow>;
     head: Database.Statement<[], { position: number | null }>;
   };
   private readonly commitBatch: Database.Transaction<(batch: PendingAppend[]) => Array<AppendResult | Error>>;
@@ -100,6 +104,7 @@ export class SqliteEventStore implements EventStore {
         UNIQUE (stream, revision)
       );
     `);
+    this.db.function(PARTITION_FUNCTION, { deterministic: true }, (stream, count) => streamPartition(stream as string, count as number));
     this.stmt = {
       lastRevision: this.db.prepare('SELECT max(revision) AS revision FROM events WHERE stream = ?'),
       insert: this.db.prepare(
@@ -116,6 +121,12 @@ export class SqliteEventStore implements EventStore {
         .raw(true),
       loggedPage: this.db
         .prepare<[number, number], LoggedRow>(`SELECT ${LOGGED_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`)
+        .raw(true),
+      // The share is picked inside SQLite: the rows of other shares are never copied out.
+      loggedPartitionPage: this.db
+        .prepare<[number, number, number, number], LoggedRow>(
+          `SELECT ${LOGGED_COLUMNS} FROM events WHERE position > ? AND ${PARTITION_FUNCTION}(stream, ?) = ? ORDER BY position LIMIT ?`,
+        )
         .raw(true),
       head: this.db.prepare('SELECT max(position) AS position FROM events'),
     };
@@ -225,15 +236,22 @@ export class SqliteEventStore implements EventStore {
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
-    for await (const page of this.pagesUpToHead(this.stmt.allPage, STREAM, toRecorded, options, PAGE_SIZE)) yield* page;
+    const read = (after: number, limit: number) => this.stmt.allPage.all(after, limit);
+    for await (const page of this.pagesUpToHead(read, STREAM, toRecorded, options, PAGE_SIZE)) yield* page;
   }
 
   readAllPages(options: ReadAllPagesOptions = {}): AsyncIterable<readonly LoggedEvent[]> {
-    return this.pagesUpToHead(this.stmt.loggedPage, LOGGED_STREAM, toLogged, options, pageSizeOf(options));
+    const pageSize = pageSizeOf(options);
+    const partition = checkPartition(options.partition);
+    const read =
+      partition === undefined || partition.count === 1
+        ? (after: number, limit: number) => this.stmt.loggedPage.all(after, limit)
+        : (after: number, limit: number) => this.stmt.loggedPartitionPage.all(after, partition.count, partition.index, limit);
+    return this.pagesUpToHead(read, LOGGED_STREAM, toLogged, options, pageSize);
   }
 
   private async *pagesUpToHead<Row extends [number, ...unknown[]], T>(
-    statement: Database.Statement<[number, number], Row>,
+    read: (after: number, limit: number) => Row[],
     streamColumn: number,
     convert: (row: Row) => T,
     options: ReadAllOptions,
@@ -243,7 +261,7 @@ export class SqliteEventStore implements EventStore {
     let after = startAfter(options.after);
     while (after < head) {
       // Positions only grow, so no more than head - after rows can be at or below the head.
-      const rows = statement.all(after, Math.min(pageSize, head - after));
+      const rows = read(after, Math.min(pageSize, head - after));
       if (rows.length === 0) return;
       const page: T[] = [];
       for (const row of rows) {
