@@ -8,13 +8,17 @@
  *   replay.js DIR TOTAL_EVENTS
  */
 const { rmSync } = require('node:fs');
+const { availableParallelism } = require('node:os');
 const { join } = require('node:path');
 const { ROOT } = require('./lib');
 
 const dist = (lib) => require(join(process.env.BENCH_DIST || join(ROOT, 'dist'), 'libs', lib, 'src'));
 const { SqliteEventStore } = dist('event-store');
 const { SqliteReadModel } = dist('read-model');
-const { rebuildReadModel } = dist('users');
+const { rebuildInParallel } = dist('users');
+
+/** As the CLI does: one worker per core, at most 4 (REPLAY_WORKERS=1 folds on the main thread alone). */
+const WORKERS = Number(process.env.REPLAY_WORKERS || Math.min(availableParallelism(), 4));
 
 const [dir, totalText] = process.argv.slice(2);
 const total = Number(totalText);
@@ -29,7 +33,9 @@ async function main() {
   let nextSample = total / 10;
   const startRss = mb(process.memoryUsage.rss());
   const started = process.hrtime.bigint();
-  const result = await rebuildReadModel(store, readModel, {
+  const result = await rebuildInParallel(store, readModel, {
+    workers: WORKERS,
+    stores: { module: join(__dirname, 'rebuild-stores.js'), args: { dir, readModelFile: file } },
     onProgress: ({ events }) => {
       if (events >= nextSample) {
         samples.push({ events, rssMb: mb(process.memoryUsage.rss()) });
@@ -46,6 +52,7 @@ async function main() {
       facts: result.facts,
       seconds,
       eventsPerSecond: result.events / seconds,
+      workers: WORKERS,
       startRssMb: startRss,
       // ru_maxrss is in kilobytes on Linux.
       peakRssMb: process.resourceUsage().maxRSS / 1024,

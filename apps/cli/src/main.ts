@@ -26,7 +26,7 @@ async function main(argv: string[]): Promise<void> {
   const config = loadConfig();
   // Diagnostics go to stderr as JSON, warnings and worse unless LOG_LEVEL says otherwise: stdout is for data.
   Logger.overrideLogger(new PinoNestLogger(createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn', 2)));
-  const stores = { events: () => openEventStore(config), readModel: () => openReadModel(config) };
+  const stores = { config, events: () => openEventStore(config), readModel: () => openReadModel(config) };
   switch (command) {
     case 'replay':
       return replay(args, stores.events);

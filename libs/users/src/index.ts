@@ -7,6 +7,7 @@ export * from './projection/projector';
 export * from './projection/projection-watcher';
 export * from './queries/get-user/consistency-token';
 export * from './projection/rebuild';
+export * from './projection/parallel-rebuild';
 export * from './projection/to-fact';
 export * from './users.module';
 export * from './queries/replay-events/replay-events';

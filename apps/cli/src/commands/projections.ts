@@ -1,9 +1,12 @@
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { EventStore, Position, formatPosition } from '@visitorbase/event-store';
+import { AppConfig } from '@visitorbase/platform';
 import { ReadModel } from '@visitorbase/read-model';
-import { projectionStatus, rebuildReadModel } from '@visitorbase/users';
+import { projectionStatus, rebuildInParallel } from '@visitorbase/users';
 import { UsageError } from '../cli-error';
 import { Progress } from '../progress';
+import { REBUILD_STORES_MODULE, RebuildStoresArgs } from '../rebuild-stores';
 
 export const PROJECTIONS_USAGE = `Usage: visitorbase projections <command> [options]
 
@@ -27,7 +30,9 @@ Options:
   -h, --help   this help
 `;
 
-export const REBUILD_USAGE = `Usage: visitorbase projections rebuild [--dry-run]
+const MAX_DEFAULT_WORKERS = 4;
+
+export const REBUILD_USAGE = `Usage: visitorbase projections rebuild [--dry-run] [--workers N]
 
 Folds every visitor event of the log into a new version of the read model
 while the service keeps serving reads from the current one, then switches
@@ -35,8 +40,12 @@ reads (and the running projector) to the new version atomically. Interrupted,
 it resumes where it stopped when run again.
 
 Options:
-  --dry-run    say what would be done, and do nothing
-  -h, --help   this help
+  --dry-run      say what would be done, and do nothing
+  --workers N    fold N shares of the visitors at once, one per thread
+                 (default: one per core, at most ${MAX_DEFAULT_WORKERS}, on the embedded event
+                 store; 1 on EventStoreDB, where each share would read the
+                 whole log); --workers 1 leaves the other cores to the service
+  -h, --help     this help
 `;
 
 /**
@@ -46,7 +55,20 @@ Options:
  */
 const LIVE_SAVES = { saveEveryMs: 1_000, maxProfilesPerWrite: 1_000 } as const;
 
+/** Shares folded at once unless told: one per core where reading the log is local. */
+function defaultWorkers(config: AppConfig): number {
+  return config.eventStore?.kind === 'eventstoredb' ? 1 : Math.min(availableParallelism(), MAX_DEFAULT_WORKERS);
+}
+
+function workerCount(text: string): number {
+  const count = /^[1-9][0-9]{0,2}$/.test(text) ? Number(text) : NaN;
+  if (!(count <= 64)) throw new UsageError(`--workers must be a whole number from 1 to 64, got "${text}"\n\n${REBUILD_USAGE}`);
+  return count;
+}
+
 export interface Stores {
+  /** What the stores were opened from: the rebuild's worker threads open them again from it. */
+  readonly config: AppConfig;
   readonly events: () => Promise<EventStore>;
   readonly readModel: () => Promise<ReadModel>;
 }
@@ -112,12 +134,13 @@ async function rebuild(args: string[], stores: Stores): Promise<void> {
   const { values } = parseArgs({
     args,
     strict: true,
-    options: { 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { 'dry-run': { type: 'boolean' }, workers: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
     process.stdout.write(REBUILD_USAGE);
     return;
   }
+  const workers = values.workers === undefined ? defaultWorkers(stores.config) : workerCount(values.workers);
   const [events, readModel] = await Promise.all([stores.events(), stores.readModel()]);
   try {
     const { active, building } = await readModel.versions();
@@ -148,8 +171,11 @@ async function rebuild(args: string[], stores: Stores): Promise<void> {
       // The live projector keeps moving the active version on: catch up to it, switch, or go round again.
       for (;;) {
         const headNow = await events.headPosition();
-        const result = await rebuildReadModel(events, view, {
+        const source: RebuildStoresArgs = { config: stores.config, version: target };
+        const result = await rebuildInParallel(events, view, {
           ...LIVE_SAVES,
+          workers,
+          stores: { module: REBUILD_STORES_MODULE, args: source },
           signal: abort.signal,
           onProgress: (p) =>
             progress.update(total + p.events, headNow && headNow.commit > 0n ? Number((p.position.commit * 10_000n) / headNow.commit) / 10_000 : undefined),

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NewEvent, SqliteEventStore } from '@visitorbase/event-store';
+import { LoggedEvent, NewEvent, SqliteEventStore } from '@visitorbase/event-store';
 import { SqliteReadModel } from '@visitorbase/read-model';
 import { EVENT_TRACKED, USER_UPSERTED } from '../domain/events';
 import { visitorStream } from '../domain/visitor-stream';
@@ -132,6 +132,40 @@ describe('rebuildReadModel', () => {
     expect(await profiles(resumed)).toEqual(await profiles(once));
     await once.close();
     await resumed.close();
+  });
+
+  it('folds shares of the visitors apart into the same profiles, leaving the checkpoint to whoever runs them all', async () => {
+    const whole = new SqliteReadModel(join(dir, 'whole.sqlite'));
+    await rebuildReadModel(store, whole);
+    const shared = new SqliteReadModel(join(dir, 'shared.sqlite'));
+    const head = await store.headPosition();
+    const results = [];
+    for (let index = 0; index < 3; index++) {
+      results.push(await rebuildReadModel(store, shared, { partition: { index, count: 3 }, upTo: head, pageSize: 4, maxCachedProfiles: 1 }));
+      expect(await shared.getCheckpoint()).toBeUndefined();
+    }
+    // Every visitor event read once, by one share only (seven visitors over three shares: none empty here).
+    expect(results.map((r) => r.events).reduce((a, b) => a + b)).toBe(180);
+    expect(results.every((r) => r.events > 0)).toBe(true);
+    expect(await profiles(shared)).toEqual(await profiles(whole));
+    await expect(rebuildReadModel(store, shared, { partition: { index: 3, count: 3 } })).rejects.toThrow(RangeError);
+    await whole.close();
+    await shared.close();
+  });
+
+  it('folds nothing past the position it is given, and resumes from there', async () => {
+    const whole = new SqliteReadModel(join(dir, 'whole.sqlite'));
+    await rebuildReadModel(store, whole);
+    const all: LoggedEvent[] = [];
+    for await (const page of store.readAllPages({ streamPrefix: 'visitor-' })) all.push(...page);
+    const upTo = all[99].position;
+    const stopped = new SqliteReadModel(join(dir, 'stopped.sqlite'));
+    expect(await rebuildReadModel(store, stopped, { upTo, pageSize: 7 })).toMatchObject({ events: 100, position: upTo });
+    expect(await stopped.getCheckpoint()).toEqual(upTo);
+    expect(await rebuildReadModel(store, stopped)).toMatchObject({ events: 80 });
+    expect(await profiles(stopped)).toEqual(await profiles(whole));
+    await whole.close();
+    await stopped.close();
   });
 
   it('applies nothing to a read model already at the head', async () => {

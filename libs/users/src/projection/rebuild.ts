@@ -1,4 +1,4 @@
-import { EventStore, LoggedEvent, Position } from '@visitorbase/event-store';
+import { EventStore, LoggedEvent, Position, StreamPartition, checkPartition, comparePositions } from '@visitorbase/event-store';
 import { ReadModelView } from '@visitorbase/read-model';
 import { ProfileDraft, draftOf, foldInto } from '../domain/profile';
 import { VISITOR_STREAM_PREFIX, VisitorKey, parseVisitorStream } from '../domain/visitor-stream';
@@ -45,6 +45,14 @@ export interface RebuildOptions {
   readonly onProgress?: (progress: RebuildProgress) => void;
   /** Profiles kept in memory at most (default MAX_CACHED_PROFILES). */
   readonly maxCachedProfiles?: number;
+  /**
+   * Folds only the visitors of this share of the streams. Its saves then
+   * leave the checkpoint alone, since the other shares are folded elsewhere:
+   * whoever runs all the shares records it once they are all saved.
+   */
+  readonly partition?: StreamPartition;
+  /** Folds no event past this position, even when the log has grown since. */
+  readonly upTo?: Position;
 }
 
 export interface RebuildResult {
@@ -77,6 +85,9 @@ export async function rebuildReadModel(
   const maxCached = positiveInteger('maxCachedProfiles', options.maxCachedProfiles ?? MAX_CACHED_PROFILES);
   const saveEveryMs = positiveInteger('saveEveryMs', options.saveEveryMs ?? REBUILD_SAVE_INTERVAL_MS);
   const maxPerWrite = options.maxProfilesPerWrite === undefined ? Infinity : positiveInteger('maxProfilesPerWrite', options.maxProfilesPerWrite);
+  const partition = checkPartition(options.partition);
+  const partial = partition !== undefined && partition.count > 1;
+  const { upTo } = options;
   const after = await readModel.getCheckpoint();
 
   /** The visitors folded since the cache was last emptied, by stream; null for a stream that is not a visitor's. */
@@ -102,7 +113,7 @@ export async function rebuildReadModel(
       await readModel.saveProfiles(profiles.slice(from, from + maxPerWrite));
       await pause(WRITE_PAUSE_MS);
     }
-    await readModel.saveProfiles(from === 0 ? profiles : profiles.slice(from), last);
+    await readModel.saveProfiles(from === 0 ? profiles : profiles.slice(from), partial ? undefined : last);
     dirty.clear();
     saved = last;
     sinceSave = 0;
@@ -129,7 +140,9 @@ export async function rebuildReadModel(
   };
 
   const readPage = Math.min(READ_PAGE, pageSize ?? READ_PAGE);
-  for await (const page of store.readAllPages({ after, streamPrefix: VISITOR_STREAM_PREFIX, pageSize: readPage })) {
+  for await (const whole of store.readAllPages({ after, streamPrefix: VISITOR_STREAM_PREFIX, pageSize: readPage, partition })) {
+    const page = upTo === undefined ? whole : upToPosition(whole, upTo);
+    if (page.length === 0) break;
     // Folding from the start of the log into a read model that has not been saved to: nothing stored to load.
     if (mayBeStored) await admit(page);
     for (const event of page) {
@@ -148,10 +161,16 @@ export async function rebuildReadModel(
     const due = pageSize === undefined ? Date.now() - savedAt >= saveEveryMs : sinceSave >= pageSize;
     if (due || cache.size >= maxCached) await save();
     options.onProgress?.({ events, position: last });
-    if (options.signal?.aborted) break;
+    if (options.signal?.aborted || page !== whole) break;
   }
   await save();
   return { events, facts, position: saved };
+}
+
+/** The events of `page` at or before `upTo`: the page itself when they all are. */
+function upToPosition(page: readonly LoggedEvent[], upTo: Position): readonly LoggedEvent[] {
+  if (comparePositions(page[page.length - 1].position, upTo) <= 0) return page;
+  return page.filter((event) => comparePositions(event.position, upTo) <= 0);
 }
 
 function visitorOf(stream: string): Visitor | null {
