@@ -1,7 +1,8 @@
 'use strict';
 /**
  * Rebuilds a fresh read model from the event store of DIR with the product's
- * `rebuildReadModel`, and prints one JSON line: events per second, the peak
+ * `rebuildInParallel` (one share per core, at most 4, as `projections rebuild`
+ * does; REPLAY_WORKERS=N to choose), and prints one JSON line: events per second, the peak
  * resident set, and the resident set after each tenth of the log, to show
  * whether memory stays flat as the number of events grows.
  *
