@@ -22,7 +22,7 @@ describe('health and metrics', () => {
   it('is not ready when the projector of this process is not running', async () => {
     const idle = await startApp(app.dataDir, { projectorEnabled: true });
     try {
-      await idle.app.get((await import('@visitorbase/users')).Projector).stop();
+      await idle.app.get((await import('@visitorbase/users')).ProjectionRunner).stop();
       const res = await request(idle.url).get('/health/ready').expect(503);
       expect(res.body.details.projection).toEqual(expect.objectContaining({ status: 'down', message: 'the projector is not running' }));
     } finally {

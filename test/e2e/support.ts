@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { EVENT_STORE, EventStore, comparePositions } from '@visitorbase/event-store';
 import { AppConfig } from '@visitorbase/platform';
-import { Projector } from '@visitorbase/users';
+import { ProjectionRunner } from '@visitorbase/users';
 import { createApp } from '../../apps/api/src/app.factory';
 
 export const DEV_KEY = 'dev-key-0123456789';
@@ -40,7 +40,7 @@ export async function startApp(dataDir: string, overrides: Partial<AppConfig> = 
   const { app } = await createApp(config, { logger: false });
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
-  const projector = app.get(Projector);
+  const projector = app.get(ProjectionRunner);
   const store = app.get<EventStore>(EVENT_STORE);
   return {
     app,
@@ -51,7 +51,7 @@ export async function startApp(dataDir: string, overrides: Partial<AppConfig> = 
 }
 
 /** Waits until the projector's position reaches the head of the log, as it is now. */
-export async function waitForProjection(projector: Projector, store: EventStore, timeoutMs = 10_000): Promise<void> {
+export async function waitForProjection(projector: ProjectionRunner, store: EventStore, timeoutMs = 10_000): Promise<void> {
   const head = await store.headPosition();
   if (head === undefined) return;
   const deadline = Date.now() + timeoutMs;

@@ -3,15 +3,15 @@ import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { APP_CONFIG, AppConfig, HttpErrorsFilter, StorageModule } from '@visitorbase/platform';
 import { METRICS_REGISTRY, MetricsController, createRegistry } from '@visitorbase/platform/observability/metrics';
-import { Projector, UsersModule } from '@visitorbase/users';
+import { ProjectionRunner, UsersModule } from '@visitorbase/users';
 import { HealthController } from './health.controller';
 
-/** Starts the in-process projector after boot, stops it before the stores close. */
+/** Starts this process's projector (on its own thread or the event loop) after boot, stops it before the stores close. */
 @Module({})
 export class AppModule implements OnApplicationBootstrap, BeforeApplicationShutdown {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly projector: Projector,
+    private readonly projector: ProjectionRunner,
   ) {}
 
   static forRoot(config: AppConfig): DynamicModule {

@@ -3,7 +3,7 @@ import { HealthCheck, HealthCheckService, HealthIndicatorResult, HealthIndicator
 import { EVENT_STORE, EventStore } from '@visitorbase/event-store';
 import { APP_CONFIG, AppConfig } from '@visitorbase/platform';
 import { READ_MODEL, ReadModel } from '@visitorbase/read-model';
-import { Projector, projectionStatus } from '@visitorbase/users';
+import { ProjectionRunner, projectionStatus } from '@visitorbase/users';
 
 /** A store that does not answer within this time is taken as unreachable. */
 const STORE_TIMEOUT_MS = 2_000;
@@ -18,7 +18,7 @@ export class HealthController {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(READ_MODEL) private readonly readModel: ReadModel,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly projector: Projector,
+    private readonly projector: ProjectionRunner,
   ) {}
 
   /** The process is up and answering. */

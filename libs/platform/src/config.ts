@@ -9,6 +9,12 @@ export interface AppConfig {
   readonly apiKeys: string | undefined;
   /** Whether this process runs the projector beside the API. */
   readonly projectorEnabled: boolean;
+  /**
+   * Whether that projector runs on a worker thread of its own (from the
+   * build only: the thread runs compiled JavaScript) instead of on the event
+   * loop that serves requests. Absent: on the event loop.
+   */
+  readonly projectorThread?: boolean;
   /** pino level of the JSON logs: fatal, error, warn, info, debug, trace or silent. */
   readonly logLevel: LogLevelName;
   /** Longest a GET with an X-Consistency-Token waits for the projection. */
@@ -45,6 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     host: env.HOST || '127.0.0.1',
     apiKeys: env.API_KEYS && env.API_KEYS.trim() !== '' ? env.API_KEYS : undefined,
     projectorEnabled: parseBoolean('PROJECTOR', env.PROJECTOR, true),
+    projectorThread: parseBoolean('PROJECTOR_THREAD', env.PROJECTOR_THREAD, true),
     logLevel: choice('LOG_LEVEL', env.LOG_LEVEL, ['info', 'fatal', 'error', 'warn', 'debug', 'trace', 'silent'] as const),
     consistencyTimeoutMs: parseInteger('CONSISTENCY_TIMEOUT_MS', env.CONSISTENCY_TIMEOUT_MS, 2000, 0, 60_000),
     eventStore: parseEventStore(env),

@@ -4,6 +4,8 @@ export * from './commands/upsert-user/upsert-user.dto';
 export * from './commands/upsert-user/upsert-user.handler';
 export * from './queries/get-user/get-user.query';
 export * from './projection/projector';
+export * from './projection/projection-runner';
+export * from './projection/projector-thread';
 export * from './projection/projection-watcher';
 export * from './queries/get-user/consistency-token';
 export * from './projection/rebuild';

@@ -68,6 +68,7 @@ export class SqliteEventStore implements EventStore {
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
   private readonly wakers = new Set<() => void>();
+  private readonly appendListeners = new Set<() => void>();
   private closed = false;
   private closing?: Promise<void>;
   private readonly pollIntervalMs: number;
@@ -178,6 +179,22 @@ export class SqliteEventStore implements EventStore {
       if (outcome instanceof Error) item.reject(outcome);
       else item.resolve(outcome);
     });
+    this.wake();
+    for (const listener of this.appendListeners) listener();
+  }
+
+  /**
+   * Calls `listener` after each commit of appends through this instance, for
+   * a follower elsewhere (another thread with its own connection) to be told
+   * at once rather than at its next poll. Returns how to stop.
+   */
+  onAppended(listener: () => void): () => void {
+    this.appendListeners.add(listener);
+    return () => this.appendListeners.delete(listener);
+  }
+
+  /** Someone else committed appends to this file: followers of this instance look now, not at their next poll. */
+  notifyAppended(): void {
     this.wake();
   }
 

@@ -1,5 +1,6 @@
 import { EventStore, RecordedEvent, position } from '@visitorbase/event-store';
 import { ReadModel } from '@visitorbase/read-model';
+import { AppliedWaiters } from './projection-runner';
 import { ProjectionWatcher } from './projection-watcher';
 import { Projector } from './projector';
 
@@ -24,7 +25,7 @@ describe('ProjectionWatcher', () => {
       const watcher = new ProjectionWatcher(emptyReadModel, projector);
       const results = await Promise.all(Array.from({ length: 200 }, () => watcher.waitFor(position(5n), 5)));
       expect(results.every((reached) => reached === false)).toBe(true);
-      expect((projector as unknown as { appliedWaiters: Set<unknown> }).appliedWaiters.size).toBe(0);
+      expect((projector as unknown as { appliedWaiters: AppliedWaiters }).appliedWaiters.size).toBe(0);
     } finally {
       await projector.stop();
     }

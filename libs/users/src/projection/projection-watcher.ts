@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { Inject, Injectable } from '@nestjs/common';
 import { Position, comparePositions } from '@visitorbase/event-store';
 import { READ_MODEL, ReadModel } from '@visitorbase/read-model';
-import { Projector } from './projector';
+import { ProjectionRunner } from './projection-runner';
 
 /** How often the read model's checkpoint is looked at when no projector runs in this process. */
 const POLL_MS = 10;
@@ -17,7 +17,7 @@ const POLL_MS = 10;
 export class ProjectionWatcher {
   constructor(
     @Inject(READ_MODEL) private readonly readModel: ReadModel,
-    private readonly projector: Projector,
+    private readonly projector: ProjectionRunner,
   ) {}
 
   /** True once the projection has passed `target`; false if `timeoutMs` ran out first. */

@@ -3,6 +3,7 @@ import { EVENT_STORE, EventStore, Position, RecordedEvent, formatPosition } from
 import { READ_MODEL, ReadModel, ReadModelView } from '@visitorbase/read-model';
 import { VISITOR_STREAM_PREFIX } from '../domain/visitor-stream';
 import { VisitorFact } from '../domain/events';
+import { AppliedWaiters, ProjectionRunner } from './projection-runner';
 import { toFact } from './to-fact';
 
 export interface ProjectorOptions {
@@ -20,12 +21,13 @@ export const PROJECTOR_OPTIONS = Symbol('ProjectorOptions');
  * resubscribes from the last checkpoint it wrote, with exponential backoff.
  */
 @Injectable()
-export class Projector {
+export class Projector extends ProjectionRunner {
   private readonly logger = new Logger('Projector');
   private abort?: AbortController;
   private loop?: Promise<void>;
   private lastApplied?: Position;
-  private readonly appliedWaiters = new Set<() => void>();
+  private readonly appliedWaiters = new AppliedWaiters();
+  private readonly positionListeners = new Set<(position: Position | undefined) => void>();
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
 
@@ -34,6 +36,7 @@ export class Projector {
     @Inject(READ_MODEL) private readonly readModel: ReadModel,
     @Optional() @Inject(PROJECTOR_OPTIONS) options: ProjectorOptions = {},
   ) {
+    super();
     this.initialBackoffMs = options.initialBackoffMs ?? 100;
     this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
   }
@@ -47,20 +50,17 @@ export class Projector {
     return this.lastApplied;
   }
 
-  /**
-   * Resolves the next time this projector publishes a page, or when `signal`
-   * aborts; either way the waiter is gone, so waits that time out leave nothing behind.
-   */
   nextApplied(signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        this.appliedWaiters.delete(done);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      this.appliedWaiters.add(done);
-      signal?.addEventListener('abort', done, { once: true });
-    });
+    return this.appliedWaiters.next(signal);
+  }
+
+  /**
+   * Calls `listener` with the position it follows from each time it
+   * subscribes, and with each position it publishes. Returns how to stop.
+   */
+  onPosition(listener: (position: Position | undefined) => void): () => void {
+    this.positionListeners.add(listener);
+    return () => this.positionListeners.delete(listener);
   }
 
   start(): void {
@@ -86,6 +86,7 @@ export class Projector {
         const target = this.readModel.version(active);
         const after = await target.getCheckpoint();
         this.lastApplied = after;
+        for (const listener of this.positionListeners) listener(after);
         this.logger.log(
           `${resubscribing ? 'subscribing again' : 'following the visitor streams'} into read model version ${active} from ${describe(after)}`,
         );
@@ -134,7 +135,8 @@ export class Projector {
 
   private published(checkpoint: Position): void {
     this.lastApplied = checkpoint;
-    for (const wake of [...this.appliedWaiters]) wake();
+    for (const listener of this.positionListeners) listener(checkpoint);
+    this.appliedWaiters.wakeAll();
   }
 }
 

@@ -1,0 +1,61 @@
+/**
+ * The projector thread (`ProjectorThread`): opens the stores from the
+ * configuration, runs the `Projector` until told to stop, and sends its
+ * position and its log lines to the thread that started it.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Logger, LoggerService } from '@nestjs/common';
+import { SqliteEventStore } from '@visitorbase/event-store';
+import { AppConfig, openEventStore, openReadModel } from '@visitorbase/platform';
+import { Projector } from './projector';
+import type { ProjectorThreadCommand, ProjectorThreadInput, ProjectorThreadMessage } from './projector-thread';
+
+const port = parentPort!;
+const { config } = workerData as ProjectorThreadInput;
+const say = (message: ProjectorThreadMessage) => port.postMessage(message);
+
+class ToParentLogger implements LoggerService {
+  log = this.send('log');
+  error = this.send('error');
+  warn = this.send('warn');
+  debug = this.send('debug');
+  verbose = this.send('verbose');
+  fatal = this.send('fatal');
+
+  private send(level: Extract<ProjectorThreadMessage, { type: 'log' }>['level']) {
+    return (message: unknown, ...params: unknown[]) => {
+      const context = typeof params[params.length - 1] === 'string' ? (params[params.length - 1] as string) : undefined;
+      say({ type: 'log', level, message: typeof message === 'string' ? message : String((message as Error)?.message ?? message), context });
+    };
+  }
+}
+
+async function main(): Promise<void> {
+  Logger.overrideLogger(new ToParentLogger());
+  const events = await openEventStore(config as AppConfig);
+  const readModel = await openReadModel(config as AppConfig).catch(async (error: unknown) => {
+    await events.close();
+    throw error;
+  });
+  const projector = new Projector(events, readModel);
+  projector.onPosition((position) => say({ type: 'position', position }));
+  let stopped: Promise<void> | undefined;
+  port.on('message', (command: ProjectorThreadCommand) => {
+    if (command === 'appended' && events instanceof SqliteEventStore) events.notifyAppended();
+    if (command === 'stop') {
+      stopped ??= (async () => {
+        await projector.stop();
+        await readModel.close();
+        await events.close();
+        say({ type: 'stopped' });
+        port.close();
+      })();
+    }
+  });
+  projector.start();
+}
+
+main().catch((error: unknown) => {
+  say({ type: 'log', level: 'error', message: `the projector thread could not start: ${(error as Error)?.message ?? String(error)}`, context: 'Projector' });
+  process.exit(1);
+});
