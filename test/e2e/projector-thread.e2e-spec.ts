@@ -31,7 +31,7 @@ class Captured implements LoggerService {
 
 describe('ProjectorThread: the projector on a worker thread', () => {
   const data = tempDataDir();
-  const { SqliteEventStore, SqliteReadModel, ProjectorThread, EVENT_TRACKED, USER_UPSERTED, visitorStream } = built();
+  const { SqliteEventStore, SqliteReadModel, ProjectorThread, ProjectionWatcher, EVENT_TRACKED, USER_UPSERTED, rebuildReadModel, visitorStream } = built();
   const store = new SqliteEventStore(join(data.dir, 'events.sqlite'));
   const readModel = new SqliteReadModel(join(data.dir, 'read-model.sqlite'));
   const config = loadConfig({ DATA_DIR: data.dir, LOG_LEVEL: 'silent' });
@@ -93,6 +93,24 @@ describe('ProjectorThread: the projector on a worker thread', () => {
     expect(JSON.parse((await readModel.findProfileJson(env, 'bob'))!).attributes).toEqual({ plan: 'signed-up' });
     expect(logs.lines.some((line) => /^error Projector: the projector thread exited \(code 1\); starting it again in \d+ ms$/.test(line))).toBe(true);
     expect(logs.lines.filter((line) => line.includes('following the visitor streams'))).toHaveLength(2);
+  });
+
+  it('never tells a waiting reader a write is there before the active version this process reads has it', async () => {
+    const watcher = new ProjectionWatcher(readModel, thread);
+    for (let round = 0; round < 3; round++) {
+      const before = await post(`before-${round}`, 'x');
+      expect(await watcher.waitFor(before.position, 20_000)).toBe(true);
+      expect(await readModel.findProfileJson(env, `before-${round}`)).toBeDefined();
+      // Another process (the CLI) rebuilds and switches versions while the thread projects.
+      const cli = new SqliteReadModel(join(data.dir, 'read-model.sqlite'));
+      const target = await cli.beginRebuild();
+      await rebuildReadModel(store, cli.version(target));
+      expect(await cli.activate(target)).toBe(true);
+      await cli.close();
+      const after = await post(`after-${round}`, 'y');
+      expect(await watcher.waitFor(after.position, 20_000)).toBe(true);
+      expect(await readModel.findProfileJson(env, `after-${round}`)).toBeDefined();
+    }
   });
 
   it('stops: nothing appended afterwards is applied', async () => {
