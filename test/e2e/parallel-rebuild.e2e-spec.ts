@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { NewEvent, SqliteEventStore } from '@visitorbase/event-store';
+import { NewEvent, Position, SqliteEventStore, comparePositions } from '@visitorbase/event-store';
 import { loadConfig } from '@visitorbase/platform';
 import { SqliteReadModel } from '@visitorbase/read-model';
 import { EVENT_TRACKED, RebuildProgress, USER_UPSERTED, rebuildReadModel, visitorStream } from '@visitorbase/users';
@@ -80,9 +80,11 @@ describe('rebuildInParallel, in worker threads', () => {
     expect(await profilesOf((e, u) => view.findProfileJson(e, u))).toEqual(expected);
     expect(expected.every((body) => body !== undefined)).toBe(true);
     expect(progress[progress.length - 1].events).toBe(1_200);
+    // Reported as far as the least advanced share: never backwards.
+    expect(progress.every((p, i) => i === 0 || comparePositions(progress[i - 1].position, p.position) <= 0)).toBe(true);
   });
 
-  it('records no checkpoint when interrupted, and resumes to the same profiles', async () => {
+  it('records the checkpoint as far as every share has saved, and resumes from it to the same profiles', async () => {
     const version = await freshVersion();
     const view = readModel.version(version);
     const abort = new AbortController();
@@ -91,12 +93,16 @@ describe('rebuildInParallel, in worker threads', () => {
       stores: source(version),
       pageSize: 10,
       signal: abort.signal,
-      onProgress: () => abort.abort(),
+      onProgress: (p) => p.events >= 600 && abort.abort(),
     });
     expect(stopped.position).toBeUndefined();
     expect(stopped.events).toBeLessThan(1_200);
-    expect(await view.getCheckpoint()).toBeUndefined();
+    const checkpoint = await view.getCheckpoint();
+    expect(checkpoint).toBeDefined();
+    expect(comparePositions(checkpoint!, expectedCheckpoint as Position)).toBeLessThan(0);
     const resumed = await built().rebuildInParallel(store, view, { workers: 2, stores: source(version) });
+    // From the checkpoint, not from the start of the log.
+    expect(resumed.events).toBeLessThan(1_200);
     expect(resumed.position).toEqual(expectedCheckpoint);
     expect(await profilesOf((e, u) => view.findProfileJson(e, u))).toEqual(expected);
   });

@@ -169,12 +169,13 @@ async function rebuild(args: string[], stores: Stores): Promise<void> {
     let total = 0;
     try {
       // The live projector keeps moving the active version on: catch up to it, switch, or go round again.
-      for (;;) {
+      for (let round = 0; ; round++) {
         const headNow = await events.headPosition();
         const source: RebuildStoresArgs = { config: stores.config, version: target };
         const result = await rebuildInParallel(events, view, {
           ...LIVE_SAVES,
-          workers,
+          // Catching up is a few pages: not worth starting threads for, and quicker to switch without them.
+          workers: round === 0 ? workers : 1,
           stores: { module: REBUILD_STORES_MODULE, args: source },
           signal: abort.signal,
           onProgress: (p) =>

@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { EventStore, Position, comparePositions } from '@visitorbase/event-store';
 import { ReadModelView } from '@visitorbase/read-model';
 import { MAX_CACHED_PROFILES, RebuildOptions, RebuildProgress, RebuildResult, rebuildReadModel } from './rebuild';
+import { ThreadLogLine, writeThreadLog } from './thread-logging';
 
 /**
  * How a worker thread opens the stores to fold from and into, since store
@@ -38,10 +39,11 @@ export interface ParallelRebuildOptions extends Omit<RebuildOptions, 'partition'
  * thread per other share each read only their share of the log (inside the
  * query, on SQLite), fold it and save its visitors' profiles, all up to the
  * head of the log at the time of the call.
- * Once every share is saved, the checkpoint (the last visitor event folded
- * by any of them) is recorded here, once. Until then it stays where it was:
- * a rebuild interrupted or failed in any share resumes from there, and the
- * profiles already saved skip what they hold.
+ * Shares save their profiles without the checkpoint; it is recorded here, as
+ * far as every share has saved (`ShareTally`), and at the end at the last
+ * visitor event any share folded. A rebuild interrupted or failed in any
+ * share resumes from the checkpoint recorded last, and the profiles already
+ * saved past it skip what they hold.
  *
  * Memory: each share keeps at most its part of `maxCachedProfiles`.
  * Worth it where reading the log is local and costs CPU (the SQLite store);
@@ -60,44 +62,54 @@ export async function rebuildInParallel(
   if (upTo === undefined || (after !== undefined && comparePositions(after, upTo) >= 0)) return { events: 0, facts: 0 };
 
   const maxCachedProfiles = Math.max(1, Math.ceil((rest.maxCachedProfiles ?? MAX_CACHED_PROFILES) / count));
-  const progress: Array<RebuildProgress | undefined> = new Array(count).fill(undefined);
-  const progressOf = (index: number) => (p: RebuildProgress) => {
-    progress[index] = p;
-    onProgress?.(combined(progress));
-  };
-  // Share 0 is folded here, with the stores already open; the others each in a worker thread.
-  const here = new AbortController();
-  const shares: Share[] = [
-    {
+  const tally = new ShareTally(count, readModel, onProgress);
+  const shares: Share[] = [];
+  const abortAll = () => shares.forEach((share) => share.abort());
+  signal?.addEventListener('abort', abortAll, { once: true });
+  try {
+    // Share 0 is folded here, with the stores already open; the others each in a worker thread.
+    const here = new AbortController();
+    shares.push({
       result: rebuildReadModel(store, readModel, {
         ...rest,
         maxCachedProfiles,
         partition: { index: 0, count },
         upTo,
         signal: here.signal,
-        onProgress: progressOf(0),
+        onProgress: (p) => tally.progress(0, p),
       }),
       abort: () => here.abort(),
-    },
-  ];
-  for (let index = 1; index < count; index++) {
-    shares.push(runWorker({ stores, partition: { index, count }, upTo, options: { ...rest, maxCachedProfiles } }, progressOf(index)));
+    });
+    for (let index = 1; index < count; index++) {
+      shares.push(runWorker({ stores, partition: { index, count }, upTo, options: { ...rest, maxCachedProfiles } }, (p) => tally.progress(index, p)));
+    }
+  } catch (error) {
+    // A worker that could not start: stop the shares already running, then report it.
+    abortAll();
+    await Promise.allSettled(shares.map((share) => share.result));
+    signal?.removeEventListener('abort', abortAll);
+    throw error;
   }
-  const abortAll = () => shares.forEach((share) => share.abort());
-  signal?.addEventListener('abort', abortAll, { once: true });
   if (signal?.aborted) abortAll();
   try {
     const outcomes = await Promise.allSettled(
-      shares.map((share) =>
-        share.result.catch((error: unknown) => {
-          // One share failed: stop the others (they save what they folded) and report it.
-          abortAll();
-          throw error;
-        }),
+      shares.map((share, index) =>
+        share.result.then(
+          (result) => {
+            tally.finished(index, result);
+            return result;
+          },
+          (error: unknown) => {
+            // One share failed: stop the others (they save what they folded) and report it.
+            abortAll();
+            throw error;
+          },
+        ),
       ),
     );
     const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
     if (failed) throw failed.reason;
+    await tally.recorded();
     const results = (outcomes as Array<PromiseFulfilledResult<RebuildResult>>).map((outcome) => outcome.value);
     const events = results.reduce((sum, r) => sum + r.events, 0);
     const facts = results.reduce((sum, r) => sum + r.facts, 0);
@@ -120,16 +132,89 @@ interface Share {
   abort(): void;
 }
 
-/** What the workers have done together: every event they read, and the least far of their positions. */
-function combined(progress: ReadonlyArray<RebuildProgress | undefined>): RebuildProgress {
-  let events = 0;
-  let position: Position | undefined;
-  for (const p of progress) {
-    if (p === undefined) continue;
-    events += p.events;
-    if (position === undefined || comparePositions(p.position, position) < 0) position = p.position;
+/**
+ * Where the shares stand together. Progress is reported once every share
+ * has reported (events: all of theirs; position: the least far), so it never
+ * goes back. The checkpoint is recorded as the shares save: every share has
+ * saved all of its events up to the position it had read when it last saved
+ * (and a finished share, up to its last event), so the least of those
+ * positions is a checkpoint a resumed rebuild may start from; shares that
+ * have not saved yet hold it where it was.
+ */
+class ShareTally {
+  private readonly latest: Array<RebuildProgress | undefined>;
+  private readonly done: Array<RebuildResult | undefined>;
+  private recordedAt?: Position;
+  private recording: Promise<void> = Promise.resolve();
+  private failure?: { error: unknown };
+
+  constructor(
+    count: number,
+    private readonly readModel: ReadModelView,
+    private readonly onProgress?: (progress: RebuildProgress) => void,
+  ) {
+    this.latest = new Array(count).fill(undefined);
+    this.done = new Array(count).fill(undefined);
   }
-  return { events, position: position! };
+
+  progress(index: number, progress: RebuildProgress): void {
+    const before = this.latest[index]?.saved;
+    this.latest[index] = progress;
+    this.report();
+    if (progress.saved !== undefined && progress.saved !== before) this.record();
+  }
+
+  finished(index: number, result: RebuildResult): void {
+    this.done[index] = result;
+    this.report();
+    this.record();
+  }
+
+  /** Resolves once the checkpoints asked for are written; rejects if one could not be. */
+  async recorded(): Promise<void> {
+    await this.recording;
+    if (this.failure) throw this.failure.error;
+  }
+
+  private report(): void {
+    if (this.onProgress === undefined) return;
+    let events = 0;
+    let least: Position | undefined;
+    let most: Position | undefined;
+    for (let i = 0; i < this.latest.length; i++) {
+      const p = this.latest[i];
+      if (p === undefined) {
+        if (this.done[i] === undefined) return;
+        continue;
+      }
+      events += p.events;
+      if (this.done[i] === undefined && (least === undefined || comparePositions(p.position, least) < 0)) least = p.position;
+      if (most === undefined || comparePositions(p.position, most) > 0) most = p.position;
+    }
+    const position = least ?? most;
+    if (position !== undefined) this.onProgress({ events, position });
+  }
+
+  private record(): void {
+    let least: Position | undefined;
+    for (let i = 0; i < this.latest.length; i++) {
+      const bound = this.done[i] ? this.done[i]!.position : this.latest[i]?.saved;
+      if (bound === undefined) {
+        // A share that folded nothing at all holds nothing back; one that has not saved yet holds everything.
+        if (this.done[i]) continue;
+        return;
+      }
+      if (least === undefined || comparePositions(bound, least) < 0) least = bound;
+    }
+    if (least === undefined || (this.recordedAt !== undefined && comparePositions(least, this.recordedAt) <= 0)) return;
+    const checkpoint = least;
+    this.recordedAt = checkpoint;
+    this.recording = this.recording.then(() =>
+      this.readModel.saveProfiles([], checkpoint).catch((error: unknown) => {
+        this.failure ??= { error };
+      }),
+    );
+  }
 }
 
 /** What a worker is given (`workerData`). */
@@ -140,9 +225,10 @@ export interface WorkerInput {
   readonly options: Omit<RebuildOptions, 'partition' | 'upTo' | 'signal' | 'onProgress'>;
 }
 
-/** What a worker says: progress after each page, then its result or its failure. */
+/** What a worker says: progress after each page and its log lines, then its result or its failure. */
 export type WorkerMessage =
   | { readonly type: 'progress'; readonly progress: RebuildProgress }
+  | ThreadLogLine
   | { readonly type: 'done'; readonly result: RebuildResult }
   | { readonly type: 'failed'; readonly message: string; readonly stack?: string };
 
@@ -156,21 +242,24 @@ const WORKER_SCRIPT = join(__dirname, 'rebuild-worker.js');
  */
 const WORKER_YOUNG_GENERATION_MB = 8;
 
+/** How long a worker that has said it is done may take to exit before it is terminated. */
+const EXIT_GRACE_MS = 5_000;
+
 function runWorker(input: WorkerInput, onProgress: (progress: RebuildProgress) => void): Share {
   const worker = new Worker(WORKER_SCRIPT, { workerData: input, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
-  let outcome: { result: RebuildResult } | { error: Error } | undefined;
   const result = new Promise<RebuildResult>((resolve, reject) => {
+    let error: Error | undefined;
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'progress') onProgress(message.progress);
-      else if (message.type === 'done') outcome = { result: message.result };
-      else outcome = { error: Object.assign(new Error(message.message), { stack: message.stack }) };
+      else if (message.type === 'log') writeThreadLog(message, 'Rebuild');
+      else if (message.type === 'done') {
+        // Its stores are closed: what it folded is saved. A client that keeps a handle open must not hold the rebuild up.
+        resolve(message.result);
+        setTimeout(() => void worker.terminate(), EXIT_GRACE_MS).unref();
+      } else error = Object.assign(new Error(message.message), { stack: message.stack });
     });
-    worker.on('error', (error) => (outcome ??= { error }));
-    worker.on('exit', (code) => {
-      if (outcome === undefined) reject(new Error(`rebuild worker ${input.partition.index} exited with code ${code} before it finished`));
-      else if ('error' in outcome) reject(outcome.error);
-      else resolve(outcome.result);
-    });
+    worker.on('error', (e) => (error ??= e));
+    worker.on('exit', (code) => reject(error ?? new Error(`rebuild worker ${input.partition.index} exited with code ${code} before it finished`)));
   });
   return { result, abort: () => worker.postMessage('abort') };
 }

@@ -4,6 +4,7 @@ import { Logger } from '@nestjs/common';
 import { EventStore, Position, SqliteEventStore } from '@visitorbase/event-store';
 import { ReadModel } from '@visitorbase/read-model';
 import { AppliedWaiters, ProjectionRunner } from './projection-runner';
+import { ThreadLogLine, writeThreadLog } from './thread-logging';
 
 /** What the projector thread is given (`workerData`): the configuration to open the stores from (an `AppConfig`). */
 export interface ProjectorThreadInput {
@@ -13,7 +14,7 @@ export interface ProjectorThreadInput {
 /** What the projector thread says. */
 export type ProjectorThreadMessage =
   | { readonly type: 'position'; readonly position: Position | undefined }
-  | { readonly type: 'log'; readonly level: 'log' | 'error' | 'warn' | 'debug' | 'verbose' | 'fatal'; readonly message: string; readonly context?: string }
+  | ThreadLogLine
   | { readonly type: 'stopped' };
 
 /** What the projector thread is told. */
@@ -106,7 +107,7 @@ export class ProjectorThread extends ProjectionRunner {
         this.publishing = this.publishing.then(() => this.publish(message.position));
         return;
       case 'log':
-        this.logger[message.level](message.message, ...(message.context ? [message.context] : []));
+        writeThreadLog(message, 'Projector');
         return;
       case 'stopped':
         return;

@@ -4,34 +4,19 @@
  * position and its log lines to the thread that started it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Logger, LoggerService } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { SqliteEventStore } from '@visitorbase/event-store';
 import { AppConfig, openEventStore, openReadModel } from '@visitorbase/platform';
 import { Projector } from './projector';
 import type { ProjectorThreadCommand, ProjectorThreadInput, ProjectorThreadMessage } from './projector-thread';
+import { ToParentLogger } from './thread-logging';
 
 const port = parentPort!;
 const { config } = workerData as ProjectorThreadInput;
 const say = (message: ProjectorThreadMessage) => port.postMessage(message);
 
-class ToParentLogger implements LoggerService {
-  log = this.send('log');
-  error = this.send('error');
-  warn = this.send('warn');
-  debug = this.send('debug');
-  verbose = this.send('verbose');
-  fatal = this.send('fatal');
-
-  private send(level: Extract<ProjectorThreadMessage, { type: 'log' }>['level']) {
-    return (message: unknown, ...params: unknown[]) => {
-      const context = typeof params[params.length - 1] === 'string' ? (params[params.length - 1] as string) : undefined;
-      say({ type: 'log', level, message: typeof message === 'string' ? message : String((message as Error)?.message ?? message), context });
-    };
-  }
-}
-
 async function main(): Promise<void> {
-  Logger.overrideLogger(new ToParentLogger());
+  Logger.overrideLogger(new ToParentLogger(say));
   const events = await openEventStore(config as AppConfig);
   const readModel = await openReadModel(config as AppConfig).catch(async (error: unknown) => {
     await events.close();

@@ -4,8 +4,10 @@
  * reports progress, closes the stores, then says how it went.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { Logger } from '@nestjs/common';
 import type { OpenedRebuildStores, WorkerInput, WorkerMessage } from './parallel-rebuild';
 import { rebuildReadModel } from './rebuild';
+import { ToParentLogger } from './thread-logging';
 
 const port = parentPort!;
 const input = workerData as WorkerInput;
@@ -16,6 +18,8 @@ port.on('message', (message: unknown) => {
 const say = (message: WorkerMessage) => port.postMessage(message);
 
 async function main(): Promise<void> {
+  // Whatever opening the stores logs is written by the parent, where its process writes logs.
+  Logger.overrideLogger(new ToParentLogger(say));
   const { openRebuildStores } = require(input.stores.module) as { openRebuildStores(args: unknown): Promise<OpenedRebuildStores> };
   const stores = await openRebuildStores(input.stores.args);
   try {

@@ -25,6 +25,8 @@ export interface RebuildProgress {
   readonly events: number;
   /** Position of the last event folded. */
   readonly position: Position;
+  /** Position of the last event folded when this run last saved, if it has saved. */
+  readonly saved?: Position;
 }
 
 export interface RebuildOptions {
@@ -41,7 +43,7 @@ export interface RebuildOptions {
   readonly maxProfilesPerWrite?: number;
   /** Stops the rebuild after the page being folded; what was folded is saved first. */
   readonly signal?: AbortSignal;
-  /** Called after each page of events is folded: every min(pageSize, 1 000) events. */
+  /** Called after each page of events is folded (and saved, when a save was due): every min(pageSize, 1 000) events. */
   readonly onProgress?: (progress: RebuildProgress) => void;
   /** Profiles kept in memory at most (default MAX_CACHED_PROFILES). */
   readonly maxCachedProfiles?: number;
@@ -160,7 +162,7 @@ export async function rebuildReadModel(
     sinceSave += page.length;
     const due = pageSize === undefined ? Date.now() - savedAt >= saveEveryMs : sinceSave >= pageSize;
     if (due || cache.size >= maxCached) await save();
-    options.onProgress?.({ events, position: last });
+    options.onProgress?.({ events, position: last, saved });
     if (options.signal?.aborted || page !== whole) break;
   }
   await save();
