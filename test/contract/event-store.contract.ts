@@ -190,8 +190,8 @@ export function eventStoreContract(open: () => Promise<EventStore>): void {
       // Whole streams: every round of each of its streams.
       for (const stream of new Set(share.map((e) => e.stream))) expect(share.filter((e) => e.stream === stream)).toHaveLength(3);
     });
-    // 24 streams hashed into 3 shares: none of them empty.
-    expect(shares.every((share) => share.length > 0)).toBe(true);
+    // 24 streams hashed into 3 shares land in more than one (all in one: about once in 10^11 runs).
+    expect(shares.filter((share) => share.length > 0).length).toBeGreaterThan(1);
     const merged = shares.flat().sort((a, b) => comparePositions(a.position, b.position));
     const logged = ({ stream, revision, position, type, data }: LoggedEvent): LoggedEvent => ({ stream, revision, position, type, data });
     expect(merged.map(logged)).toEqual(whole.map(logged));
@@ -199,7 +199,7 @@ export function eventStoreContract(open: () => Promise<EventStore>): void {
       whole.map(logged),
     );
     for (const partition of [{ index: 2, count: 2 }, { index: -1, count: 2 }, { index: 0, count: 0 }, { index: 0.5, count: 2 }]) {
-      await expect((async () => collect(store.readAllPages({ after: before, partition })))()).rejects.toThrow(RangeError);
+      await expect(collect(store.readAllPages({ after: before, partition }))).rejects.toThrow(RangeError);
     }
   });
 

@@ -27,4 +27,39 @@ describe('SqliteEventStore reads', () => {
       await store.close();
     }
   });
+
+  it('tells another instance on the same file of each commit, so its followers look at once instead of at their next poll', async () => {
+    const file = join(dir, 'told.sqlite');
+    const writer = new SqliteEventStore(file);
+    // A poll interval longer than the test's timeout: only being told can deliver in time.
+    const follower = new SqliteEventStore(file, { pollIntervalMs: 10 * 60_000 });
+    let commits = 0;
+    const stop = writer.onAppended(() => {
+      commits += 1;
+      follower.notifyAppended();
+    });
+    const abort = new AbortController();
+    try {
+      const seen: unknown[] = [];
+      const following = (async () => {
+        for await (const page of follower.subscribeToAll({ signal: abort.signal })) {
+          seen.push(...page.map((event) => event.data));
+          if (seen.length === 2) abort.abort();
+        }
+      })();
+      await writer.append('s-1', [{ id: 'told-1', type: 'T', data: { n: 1 } }], 'any');
+      await writer.append('s-2', [{ id: 'told-2', type: 'T', data: { n: 2 } }], 'any');
+      await following;
+      expect(seen).toEqual([{ n: 1 }, { n: 2 }]);
+      expect(commits).toBe(2);
+      // Once stopped, commits are no longer reported.
+      stop();
+      await writer.append('s-3', [{ id: 'told-3', type: 'T', data: {} }], 'any');
+      expect(commits).toBe(2);
+    } finally {
+      abort.abort();
+      await follower.close();
+      await writer.close();
+    }
+  });
 });

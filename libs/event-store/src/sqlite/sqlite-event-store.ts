@@ -81,7 +81,7 @@ export class SqliteEventStore implements EventStore {
     streamPage: Database.Statement<[string, number, number], EventRow>;
     allPage: Database.Statement<[number, number], EventRow>;
     loggedPage: Database.Statement<[number, number], LoggedRow>;
-    loggedPartitionPage: Database.Statement<[number, number, number, number], LoggedRow>;
+    loggedPartitionPage: Database.Statement<[number, number, number, number, number], LoggedRow>;
     head: Database.Statement<[], { position: number | null }>;
   };
   private readonly commitBatch: Database.Transaction<(batch: PendingAppend[]) => Array<AppendResult | Error>>;
@@ -125,8 +125,8 @@ export class SqliteEventStore implements EventStore {
         .raw(true),
       // The share is picked inside SQLite: the rows of other shares are never copied out.
       loggedPartitionPage: this.db
-        .prepare<[number, number, number, number], LoggedRow>(
-          `SELECT ${LOGGED_COLUMNS} FROM events WHERE position > ? AND ${PARTITION_FUNCTION}(stream, ?) = ? ORDER BY position LIMIT ?`,
+        .prepare<[number, number, number, number, number], LoggedRow>(
+          `SELECT ${LOGGED_COLUMNS} FROM events WHERE position > ? AND position <= ? AND ${PARTITION_FUNCTION}(stream, ?) = ? ORDER BY position LIMIT ?`,
         )
         .raw(true),
       head: this.db.prepare('SELECT max(position) AS position FROM events'),
@@ -253,22 +253,23 @@ export class SqliteEventStore implements EventStore {
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
-    const read = (after: number, limit: number) => this.stmt.allPage.all(after, limit);
+    const read = (after: number, _head: number, limit: number) => this.stmt.allPage.all(after, limit);
     for await (const page of this.pagesUpToHead(read, STREAM, toRecorded, options, PAGE_SIZE)) yield* page;
   }
 
-  readAllPages(options: ReadAllPagesOptions = {}): AsyncIterable<readonly LoggedEvent[]> {
+  async *readAllPages(options: ReadAllPagesOptions = {}): AsyncIterable<readonly LoggedEvent[]> {
     const pageSize = pageSizeOf(options);
     const partition = checkPartition(options.partition);
     const read =
       partition === undefined || partition.count === 1
-        ? (after: number, limit: number) => this.stmt.loggedPage.all(after, limit)
-        : (after: number, limit: number) => this.stmt.loggedPartitionPage.all(after, partition.count, partition.index, limit);
-    return this.pagesUpToHead(read, LOGGED_STREAM, toLogged, options, pageSize);
+        ? (after: number, _head: number, limit: number) => this.stmt.loggedPage.all(after, limit)
+        : // Bounded by the head: past it, the last page of a share would run the hash over every newer row.
+          (after: number, head: number, limit: number) => this.stmt.loggedPartitionPage.all(after, head, partition.count, partition.index, limit);
+    yield* this.pagesUpToHead(read, LOGGED_STREAM, toLogged, options, pageSize);
   }
 
   private async *pagesUpToHead<Row extends [number, ...unknown[]], T>(
-    read: (after: number, limit: number) => Row[],
+    read: (after: number, head: number, limit: number) => Row[],
     streamColumn: number,
     convert: (row: Row) => T,
     options: ReadAllOptions,
@@ -278,7 +279,7 @@ export class SqliteEventStore implements EventStore {
     let after = startAfter(options.after);
     while (after < head) {
       // Positions only grow, so no more than head - after rows can be at or below the head.
-      const rows = read(after, Math.min(pageSize, head - after));
+      const rows = read(after, head, Math.min(pageSize, head - after));
       if (rows.length === 0) return;
       const page: T[] = [];
       for (const row of rows) {
