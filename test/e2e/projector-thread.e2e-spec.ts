@@ -113,6 +113,14 @@ describe('ProjectorThread: the projector on a worker thread', () => {
     }
   });
 
+  it('refuses to start where there is no build to run, and says how to do without the thread', async () => {
+    // The sources' own class: next to them there is no compiled worker script.
+    const { ProjectorThread: FromSources } = await import('@visitorbase/users');
+    const idle = new FromSources({ config }, store as never, readModel as never);
+    expect(() => idle.start()).toThrow(/projector-worker\.js is missing: .*PROJECTOR_THREAD=false/);
+    expect(idle.running).toBe(false);
+  });
+
   it('stops: nothing appended afterwards is applied', async () => {
     await thread.stop();
     expect(thread.running).toBe(false);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Logger } from '@nestjs/common';
@@ -13,7 +14,8 @@ export interface ProjectorThreadInput {
 
 /** What the projector thread says. */
 export type ProjectorThreadMessage =
-  | { readonly type: 'position'; readonly position: Position | undefined }
+  /** `published`: applied to the active version; otherwise where it (re)subscribed from. */
+  | { readonly type: 'position'; readonly position: Position | undefined; readonly published: boolean }
   | ThreadLogLine
   | { readonly type: 'stopped' };
 
@@ -25,6 +27,12 @@ const WORKER_SCRIPT = join(__dirname, 'projector-worker.js');
 const STOP_TIMEOUT_MS = 5_000;
 const INITIAL_RESTART_MS = 100;
 const MAX_RESTART_MS = 10_000;
+/**
+ * The thread's young generation: each page of events is garbage once
+ * applied. With V8's default the service's peak resident set under ingest
+ * was 240 MB; with 8 MB, 219 to 220 MB, at the same throughput.
+ */
+const YOUNG_GENERATION_MB = 8;
 
 /**
  * The projector on a worker thread of its own, so that folding and writing
@@ -37,7 +45,8 @@ const MAX_RESTART_MS = 10_000;
  *   publishing it, so that a read made for a consistency token reads the
  *   version the position was applied to, as with the projector in process;
  * - writes its log lines, which it sends here;
- * - starts it again, with backoff, if the thread ever dies.
+ * - starts it again, with backoff, if the thread dies; `running` is false
+ *   until a new thread is up, so health checks see the outage.
  */
 export class ProjectorThread extends ProjectionRunner {
   private readonly logger = new Logger('Projector');
@@ -46,8 +55,9 @@ export class ProjectorThread extends ProjectionRunner {
   private stopping?: Promise<void>;
   private lastPosition?: Position;
   private readonly waiters = new AppliedWaiters();
-  /** Positions are published in the order the thread sent them. */
-  private publishing: Promise<void> = Promise.resolve();
+  /** The newest position the thread sent and not yet published; positions are published in order, the newest only. */
+  private pending?: { position: Position | undefined };
+  private publishing?: Promise<void>;
   private stopAppended?: () => void;
   private restartMs = INITIAL_RESTART_MS;
   private restartTimer?: NodeJS.Timeout;
@@ -61,7 +71,7 @@ export class ProjectorThread extends ProjectionRunner {
   }
 
   get running(): boolean {
-    return this.started && this.stopping === undefined;
+    return this.worker !== undefined && this.stopping === undefined;
   }
 
   get position(): Position | undefined {
@@ -74,6 +84,9 @@ export class ProjectorThread extends ProjectionRunner {
 
   start(): void {
     if (this.started) return;
+    if (!existsSync(WORKER_SCRIPT)) {
+      throw new Error(`${WORKER_SCRIPT} is missing: the projector thread runs from the build (npm run build); PROJECTOR_THREAD=false runs the projector on the event loop instead`);
+    }
     this.started = true;
     if (this.store instanceof SqliteEventStore) {
       this.stopAppended = this.store.onAppended(() => this.worker?.postMessage('appended' satisfies ProjectorThreadCommand));
@@ -87,7 +100,10 @@ export class ProjectorThread extends ProjectionRunner {
   }
 
   private spawn(): void {
-    const worker = new Worker(WORKER_SCRIPT, { workerData: this.input satisfies ProjectorThreadInput });
+    const worker = new Worker(WORKER_SCRIPT, {
+      workerData: this.input satisfies ProjectorThreadInput,
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+    });
     this.worker = worker;
     worker.on('message', (message: ProjectorThreadMessage) => this.onMessage(message));
     worker.on('error', (error) => this.logger.error(`the projector thread failed: ${error.message}`, error.stack));
@@ -103,8 +119,10 @@ export class ProjectorThread extends ProjectionRunner {
   private onMessage(message: ProjectorThreadMessage): void {
     switch (message.type) {
       case 'position':
-        this.restartMs = INITIAL_RESTART_MS;
-        this.publishing = this.publishing.then(() => this.publish(message.position));
+        // Only a thread that gets pages through has recovered; one that dies right after subscribing keeps backing off.
+        if (message.published) this.restartMs = INITIAL_RESTART_MS;
+        this.pending = { position: message.position };
+        this.publishing ??= this.publishPending();
         return;
       case 'log':
         writeThreadLog(message, 'Projector');
@@ -114,27 +132,37 @@ export class ProjectorThread extends ProjectionRunner {
     }
   }
 
-  private async publish(position: Position | undefined): Promise<void> {
-    // Refreshes the active version this process's reads use (see SqliteReadModel.findProfileJson).
-    await this.readModel.versions().catch(() => undefined);
-    this.lastPosition = position;
-    this.waiters.wakeAll();
+  private async publishPending(): Promise<void> {
+    while (this.pending !== undefined) {
+      const { position } = this.pending;
+      this.pending = undefined;
+      // Refreshes the active version this process's reads use (see SqliteReadModel.findProfileJson).
+      await this.readModel.versions().catch(() => undefined);
+      this.lastPosition = position;
+      this.waiters.wakeAll();
+    }
+    this.publishing = undefined;
   }
 
   private async stopThread(): Promise<void> {
     clearTimeout(this.restartTimer);
     this.stopAppended?.();
     const worker = this.worker;
-    if (worker === undefined) return;
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    worker.postMessage('stop' satisfies ProjectorThreadCommand);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), STOP_TIMEOUT_MS)));
-    if ((await Promise.race([exited, late])) === 'late') {
-      this.logger.warn(`the projector thread did not stop within ${STOP_TIMEOUT_MS} ms; terminating it`);
-      await worker.terminate();
+    if (worker !== undefined) {
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.postMessage('stop' satisfies ProjectorThreadCommand);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), STOP_TIMEOUT_MS)));
+      if ((await Promise.race([exited, late])) === 'late') {
+        this.logger.warn(`the projector thread did not stop within ${STOP_TIMEOUT_MS} ms; terminating it`);
+        await worker.terminate();
+      }
+      clearTimeout(timer);
     }
-    clearTimeout(timer);
     await this.publishing;
+    // Stopped: it may be started again.
+    this.started = false;
+    this.stopping = undefined;
+    this.restartMs = INITIAL_RESTART_MS;
   }
 }

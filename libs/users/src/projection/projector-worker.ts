@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     throw error;
   });
   const projector = new Projector(events, readModel);
-  projector.onPosition((position) => say({ type: 'position', position }));
+  projector.onPosition((position, published) => say({ type: 'position', position, published }));
   let stopped: Promise<void> | undefined;
   port.on('message', (command: ProjectorThreadCommand) => {
     if (command === 'appended' && events instanceof SqliteEventStore) events.notifyAppended();

@@ -27,7 +27,7 @@ export class Projector extends ProjectionRunner {
   private loop?: Promise<void>;
   private lastApplied?: Position;
   private readonly appliedWaiters = new AppliedWaiters();
-  private readonly positionListeners = new Set<(position: Position | undefined) => void>();
+  private readonly positionListeners = new Set<PositionListener>();
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
 
@@ -56,9 +56,10 @@ export class Projector extends ProjectionRunner {
 
   /**
    * Calls `listener` with the position it follows from each time it
-   * subscribes, and with each position it publishes. Returns how to stop.
+   * subscribes (`published` false), and with each position it publishes
+   * (`published` true). Returns how to stop.
    */
-  onPosition(listener: (position: Position | undefined) => void): () => void {
+  onPosition(listener: PositionListener): () => void {
     this.positionListeners.add(listener);
     return () => this.positionListeners.delete(listener);
   }
@@ -86,7 +87,7 @@ export class Projector extends ProjectionRunner {
         const target = this.readModel.version(active);
         const after = await target.getCheckpoint();
         this.lastApplied = after;
-        for (const listener of this.positionListeners) listener(after);
+        for (const listener of this.positionListeners) listener(after, false);
         this.logger.log(
           `${resubscribing ? 'subscribing again' : 'following the visitor streams'} into read model version ${active} from ${describe(after)}`,
         );
@@ -135,10 +136,12 @@ export class Projector extends ProjectionRunner {
 
   private published(checkpoint: Position): void {
     this.lastApplied = checkpoint;
-    for (const listener of this.positionListeners) listener(checkpoint);
+    for (const listener of this.positionListeners) listener(checkpoint, true);
     this.appliedWaiters.wakeAll();
   }
 }
+
+export type PositionListener = (position: Position | undefined, published: boolean) => void;
 
 function describe(at: Position | undefined): string {
   return at === undefined ? 'the start of the log' : `the checkpoint ${formatPosition(at)}`;
