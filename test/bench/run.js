@@ -121,10 +121,13 @@ async function ingest() {
   row('1. Peak RSS during ingest', `${f0(svc.peakRssMb)} MB`, `${f0(ref.peakRssMb)} MB`, '', '', undefined);
   if (svc.non2xx || svc.errors) notes.push(`ingest: ${svc.non2xx} non-2xx answers (${JSON.stringify(svc.statuses)}), ${svc.errors} errors`);
   if (PROFILE) {
-    const file = readdirSync(profileDir).find((name) => name.endsWith('.cpuprofile'));
-    if (file) {
+    // One profile per thread, named CPU.<date>.<time>.<pid>.<thread>.<n>: thread 0 serves requests; the
+    // others are the projector and the WAL checkpointers.
+    const threadOf = (name) => Number(name.split('.')[4]);
+    const files = readdirSync(profileDir).filter((name) => name.endsWith('.cpuprofile')).sort((a, b) => threadOf(a) - threadOf(b));
+    for (const file of files) {
       const where = KEEP ? join(profileDir, file) : 'removed at the end of the run; BENCH_KEEP=1 keeps it';
-      process.stdout.write(`\nCPU profile of the service during ingest (${where}):\n${formatProfile(summarizeProfile(join(profileDir, file), 20))}\n\n`);
+      process.stdout.write(`\nCPU profile of the service's thread ${threadOf(file)} during ingest (${where}):\n${formatProfile(summarizeProfile(join(profileDir, file), 20))}\n\n`);
     }
   }
   return svc.rps;
