@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { NewEvent, Position, SqliteEventStore, comparePositions } from '@visitorbase/event-store';
+import { LoggedEvent, NewEvent, Position, SqliteEventStore, comparePositions } from '@visitorbase/event-store';
 import { loadConfig } from '@visitorbase/platform';
 import { SqliteReadModel } from '@visitorbase/read-model';
 import { EVENT_TRACKED, RebuildProgress, USER_UPSERTED, rebuildReadModel, visitorStream } from '@visitorbase/users';
@@ -84,23 +84,57 @@ describe('rebuildInParallel, in worker threads', () => {
     expect(progress.every((p, i) => i === 0 || comparePositions(progress[i - 1].position, p.position) <= 0)).toBe(true);
   });
 
-  it('records the checkpoint as far as every share has saved, and resumes from it to the same profiles', async () => {
-    const version = await freshVersion();
+  /**
+   * The view, with every checkpoint recorded checked as it is written: each
+   * visitor must already be stored at least as far as its last event at or
+   * before it. Returns the checkpoints recorded and what was found wrong.
+   */
+  async function checkedView(version: number) {
+    const log: LoggedEvent[] = [];
+    for await (const page of store.readAllPages({ streamPrefix: 'visitor-' })) log.push(...page);
     const view = readModel.version(version);
+    const recorded: Position[] = [];
+    const wrong: string[] = [];
+    const save = view.saveProfiles.bind(view);
+    view.saveProfiles = async (profiles, checkpoint) => {
+      if (checkpoint !== undefined && profiles.length === 0) {
+        recorded.push(checkpoint);
+        const keys = Array.from({ length: VISITORS }, (_, v) => ({ environment: env, userId: `user ${v}@example.com` }));
+        const stored = await view.loadProfiles(keys);
+        keys.forEach((key, i) => {
+          const stream = visitorStream(key);
+          const due = log.filter((e) => e.stream === stream && comparePositions(e.position, checkpoint) <= 0).map((e) => e.revision);
+          const needed = due.length === 0 ? -1 : Math.max(...due);
+          const has = stored[i]?.revision ?? -1;
+          if (has < needed) wrong.push(`${key.userId}: revision ${has} stored, ${needed} due at checkpoint ${checkpoint.commit}`);
+        });
+      }
+      return save(profiles, checkpoint);
+    };
+    return { view, recorded, wrong };
+  }
+
+  it('records the checkpoint as far as every share has saved, never past what is stored, and resumes from it to the same profiles', async () => {
+    const version = await freshVersion();
+    const { view, recorded, wrong } = await checkedView(version);
     const abort = new AbortController();
     const stopped = await built().rebuildInParallel(store, view, {
-      workers: 2,
+      workers: 3,
       stores: source(version),
       pageSize: 10,
+      maxProfilesPerWrite: 3,
       signal: abort.signal,
       onProgress: (p) => p.events >= 600 && abort.abort(),
     });
+    expect(recorded.length).toBeGreaterThan(1);
+    expect(wrong).toEqual([]);
     expect(stopped.position).toBeUndefined();
     expect(stopped.events).toBeLessThan(1_200);
     const checkpoint = await view.getCheckpoint();
     expect(checkpoint).toBeDefined();
     expect(comparePositions(checkpoint!, expectedCheckpoint as Position)).toBeLessThan(0);
-    const resumed = await built().rebuildInParallel(store, view, { workers: 2, stores: source(version) });
+    const resumed = await built().rebuildInParallel(store, view, { workers: 2, stores: source(version), pageSize: 10, maxProfilesPerWrite: 3 });
+    expect(wrong).toEqual([]);
     // From the checkpoint, not from the start of the log.
     expect(resumed.events).toBeLessThan(1_200);
     expect(resumed.position).toEqual(expectedCheckpoint);

@@ -71,8 +71,8 @@ describe('ProjectorThread: the projector on a worker thread', () => {
     const first = await post('alice', 'signed-up');
     thread = new ProjectorThread({ config }, store, readModel);
     thread.start();
-    expect(thread.running).toBe(true);
     await reached(first.position);
+    expect(thread.running).toBe(true);
     const second = await post('alice', 'paid');
     await reached(second.position);
     const profile = JSON.parse((await readModel.findProfileJson(env, 'alice'))!);
@@ -88,8 +88,13 @@ describe('ProjectorThread: the projector on a worker thread', () => {
 
   it('starts the thread again when it dies, and goes on from the checkpoint', async () => {
     await (thread as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    // Not running while no thread is up: health checks see it, and waits poll the checkpoint meanwhile.
+    const deadline = Date.now() + 5_000;
+    while (thread.running && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    expect(thread.running).toBe(false);
     const third = await post('bob', 'signed-up');
     await reached(third.position);
+    expect(thread.running).toBe(true);
     expect(JSON.parse((await readModel.findProfileJson(env, 'bob'))!).attributes).toEqual({ plan: 'signed-up' });
     expect(logs.lines.some((line) => /^error Projector: the projector thread exited \(code 1\); starting it again in \d+ ms$/.test(line))).toBe(true);
     expect(logs.lines.filter((line) => line.includes('following the visitor streams'))).toHaveLength(2);
@@ -129,5 +134,13 @@ describe('ProjectorThread: the projector on a worker thread', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await readModel.getCheckpoint()).toEqual(before);
     expect(await readModel.findProfileJson(env, 'carol')).toBeUndefined();
+  });
+
+  it('starts again after a stop, from the checkpoint', async () => {
+    thread.start();
+    const later = await post('dave', 'signed-up');
+    await reached(later.position);
+    expect(await readModel.findProfileJson(env, 'carol')).toBeDefined();
+    expect(await readModel.findProfileJson(env, 'dave')).toBeDefined();
   });
 });

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { EventStore, Position, comparePositions } from '@visitorbase/event-store';
+import { Logger } from '@nestjs/common';
+import { EventStore, Position, comparePositions, formatPosition } from '@visitorbase/event-store';
 import { ReadModelView } from '@visitorbase/read-model';
 import { MAX_CACHED_PROFILES, RebuildOptions, RebuildProgress, RebuildResult, rebuildReadModel } from './rebuild';
 import { ThreadLogLine, writeThreadLog } from './thread-logging';
@@ -62,9 +63,13 @@ export async function rebuildInParallel(
   if (upTo === undefined || (after !== undefined && comparePositions(after, upTo) >= 0)) return { events: 0, facts: 0 };
 
   const maxCachedProfiles = Math.max(1, Math.ceil((rest.maxCachedProfiles ?? MAX_CACHED_PROFILES) / count));
-  const tally = new ShareTally(count, readModel, onProgress);
+  const tally = new ShareTally(count, upTo, readModel, onProgress);
   const shares: Share[] = [];
-  const abortAll = () => shares.forEach((share) => share.abort());
+  let aborting = false;
+  const abortAll = () => {
+    aborting = true;
+    shares.forEach((share) => share.abort());
+  };
   signal?.addEventListener('abort', abortAll, { once: true });
   try {
     // Share 0 is folded here, with the stores already open; the others each in a worker thread.
@@ -96,7 +101,8 @@ export async function rebuildInParallel(
       shares.map((share, index) =>
         share.result.then(
           (result) => {
-            tally.finished(index, result);
+            // Not stopped early: it folded and saved every event of its share up to upTo.
+            tally.finished(index, result, !aborting);
             return result;
           },
           (error: unknown) => {
@@ -107,9 +113,9 @@ export async function rebuildInParallel(
         ),
       ),
     );
+    await tally.recorded();
     const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
     if (failed) throw failed.reason;
-    await tally.recorded();
     const results = (outcomes as Array<PromiseFulfilledResult<RebuildResult>>).map((outcome) => outcome.value);
     const events = results.reduce((sum, r) => sum + r.events, 0);
     const facts = results.reduce((sum, r) => sum + r.facts, 0);
@@ -137,19 +143,21 @@ interface Share {
  * has reported (events: all of theirs; position: the least far), so it never
  * goes back. The checkpoint is recorded as the shares save: every share has
  * saved all of its events up to the position it had read when it last saved
- * (and a finished share, up to its last event), so the least of those
- * positions is a checkpoint a resumed rebuild may start from; shares that
- * have not saved yet hold it where it was.
+ * (a share that ran to the end, up to `upTo`; one stopped early, up to its
+ * last event), so the least of those positions is a checkpoint a resumed
+ * rebuild may start from; shares that have not saved yet hold it where it
+ * was. Once all have finished, the caller records the final checkpoint.
  */
 class ShareTally {
+  private readonly logger = new Logger('Rebuild');
   private readonly latest: Array<RebuildProgress | undefined>;
-  private readonly done: Array<RebuildResult | undefined>;
+  private readonly done: Array<{ readonly result: RebuildResult; readonly complete: boolean } | undefined>;
   private recordedAt?: Position;
   private recording: Promise<void> = Promise.resolve();
-  private failure?: { error: unknown };
 
   constructor(
     count: number,
+    private readonly upTo: Position,
     private readonly readModel: ReadModelView,
     private readonly onProgress?: (progress: RebuildProgress) => void,
   ) {
@@ -164,16 +172,20 @@ class ShareTally {
     if (progress.saved !== undefined && progress.saved !== before) this.record();
   }
 
-  finished(index: number, result: RebuildResult): void {
-    this.done[index] = result;
+  finished(index: number, result: RebuildResult, complete: boolean): void {
+    this.done[index] = { result, complete };
     this.report();
     this.record();
   }
 
-  /** Resolves once the checkpoints asked for are written; rejects if one could not be. */
-  async recorded(): Promise<void> {
-    await this.recording;
-    if (this.failure) throw this.failure.error;
+  /**
+   * Resolves once the checkpoints asked for are written or have failed. A
+   * failed one is logged and left behind: the next one, or the final one the
+   * caller writes, supersedes it, and a rebuild cut short resumes from an
+   * earlier checkpoint, which is safe.
+   */
+  recorded(): Promise<void> {
+    return this.recording;
   }
 
   private report(): void {
@@ -196,12 +208,15 @@ class ShareTally {
   }
 
   private record(): void {
+    // All finished: the caller records the last visitor event folded, as one thread would.
+    if (this.done.every((share) => share !== undefined)) return;
     let least: Position | undefined;
     for (let i = 0; i < this.latest.length; i++) {
-      const bound = this.done[i] ? this.done[i]!.position : this.latest[i]?.saved;
+      const done = this.done[i];
+      const bound = done ? (done.complete ? this.upTo : done.result.position) : this.latest[i]?.saved;
       if (bound === undefined) {
-        // A share that folded nothing at all holds nothing back; one that has not saved yet holds everything.
-        if (this.done[i]) continue;
+        // A share stopped before it folded anything holds nothing back; one that has not saved yet holds everything.
+        if (done) continue;
         return;
       }
       if (least === undefined || comparePositions(bound, least) < 0) least = bound;
@@ -211,7 +226,7 @@ class ShareTally {
     this.recordedAt = checkpoint;
     this.recording = this.recording.then(() =>
       this.readModel.saveProfiles([], checkpoint).catch((error: unknown) => {
-        this.failure ??= { error };
+        this.logger.warn(`could not record the checkpoint ${formatPosition(checkpoint)} (${(error as Error)?.message ?? String(error)}); a rebuild cut short would resume from an earlier one`);
       }),
     );
   }

@@ -7,7 +7,11 @@ import { Position } from '@visitorbase/event-store';
  * for it, not for one way of running it.
  */
 export abstract class ProjectionRunner {
-  /** Whether it follows the log (or is about to again, after a failure). */
+  /**
+   * Whether it follows the log. `Projector` counts its backoff between
+   * attempts as running; `ProjectorThread` does not count the time no
+   * thread is up. When false, waits poll the read model's checkpoint.
+   */
   abstract get running(): boolean;
   /** Position of the last event applied to the active read model version, if known. */
   abstract get position(): Position | undefined;

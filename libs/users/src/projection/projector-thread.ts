@@ -27,6 +27,8 @@ const WORKER_SCRIPT = join(__dirname, 'projector-worker.js');
 const STOP_TIMEOUT_MS = 5_000;
 const INITIAL_RESTART_MS = 100;
 const MAX_RESTART_MS = 10_000;
+/** A thread that ran this long before it died counts as healthy: its successor starts after the initial delay. */
+const HEALTHY_UPTIME_MS = 60_000;
 /**
  * The thread's young generation: each page of events is garbage once
  * applied. With V8's default the service's peak resident set under ingest
@@ -46,11 +48,15 @@ const YOUNG_GENERATION_MB = 8;
  *   version the position was applied to, as with the projector in process;
  * - writes its log lines, which it sends here;
  * - starts it again, with backoff, if the thread dies; `running` is false
- *   until a new thread is up, so health checks see the outage.
+ *   until a new thread has subscribed, so health checks see the outage, and
+ *   consistency-token waits fall back to polling the checkpoint meanwhile.
  */
 export class ProjectorThread extends ProjectionRunner {
   private readonly logger = new Logger('Projector');
   private worker?: Worker;
+  /** Whether the current thread has subscribed (it sent its first position). */
+  private alive = false;
+  private spawnedAt = 0;
   private started = false;
   private stopping?: Promise<void>;
   private lastPosition?: Position;
@@ -70,8 +76,9 @@ export class ProjectorThread extends ProjectionRunner {
     super();
   }
 
+  /** Only while a thread is up and has subscribed: not while one starts, or waits to be started again. */
   get running(): boolean {
-    return this.worker !== undefined && this.stopping === undefined;
+    return this.alive && this.stopping === undefined;
   }
 
   get position(): Position | undefined {
@@ -105,11 +112,19 @@ export class ProjectorThread extends ProjectionRunner {
       resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
     });
     this.worker = worker;
+    this.spawnedAt = Date.now();
     worker.on('message', (message: ProjectorThreadMessage) => this.onMessage(message));
     worker.on('error', (error) => this.logger.error(`the projector thread failed: ${error.message}`, error.stack));
     worker.on('exit', (code) => {
-      if (this.worker === worker) this.worker = undefined;
+      if (this.worker === worker) {
+        this.worker = undefined;
+        this.alive = false;
+      }
+      // Waits for a position go back to polling the checkpoint now that no thread here will wake them.
+      this.waiters.wakeAll();
       if (this.stopping !== undefined) return;
+      // A thread that ran a good while, even idle, was healthy: its successor starts without delay to speak of.
+      if (Date.now() - this.spawnedAt >= HEALTHY_UPTIME_MS) this.restartMs = INITIAL_RESTART_MS;
       this.logger.error(`the projector thread exited (code ${code}); starting it again in ${this.restartMs} ms`);
       this.restartTimer = setTimeout(() => this.spawn(), this.restartMs);
       this.restartMs = Math.min(this.restartMs * 2, MAX_RESTART_MS);
@@ -119,6 +134,7 @@ export class ProjectorThread extends ProjectionRunner {
   private onMessage(message: ProjectorThreadMessage): void {
     switch (message.type) {
       case 'position':
+        this.alive = true;
         // Only a thread that gets pages through has recovered; one that dies right after subscribing keeps backing off.
         if (message.published) this.restartMs = INITIAL_RESTART_MS;
         this.pending = { position: message.position };
@@ -133,15 +149,18 @@ export class ProjectorThread extends ProjectionRunner {
   }
 
   private async publishPending(): Promise<void> {
-    while (this.pending !== undefined) {
-      const { position } = this.pending;
-      this.pending = undefined;
-      // Refreshes the active version this process's reads use (see SqliteReadModel.findProfileJson).
-      await this.readModel.versions().catch(() => undefined);
-      this.lastPosition = position;
-      this.waiters.wakeAll();
+    try {
+      while (this.pending !== undefined) {
+        const { position } = this.pending;
+        this.pending = undefined;
+        // Refreshes the active version this process's reads use (see SqliteReadModel.findProfileJson).
+        await this.readModel.versions().catch(() => undefined);
+        this.lastPosition = position;
+        this.waiters.wakeAll();
+      }
+    } finally {
+      this.publishing = undefined;
     }
-    this.publishing = undefined;
   }
 
   private async stopThread(): Promise<void> {
@@ -160,7 +179,9 @@ export class ProjectorThread extends ProjectionRunner {
       clearTimeout(timer);
     }
     await this.publishing;
-    // Stopped: it may be started again.
+    this.alive = false;
+    this.waiters.wakeAll();
+    // Stopped: it may be started again (a start() made while it was stopping was ignored).
     this.started = false;
     this.stopping = undefined;
     this.restartMs = INITIAL_RESTART_MS;
