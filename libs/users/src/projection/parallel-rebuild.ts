@@ -119,7 +119,12 @@ export async function rebuildInParallel(
     const results = (outcomes as Array<PromiseFulfilledResult<RebuildResult>>).map((outcome) => outcome.value);
     const events = results.reduce((sum, r) => sum + r.events, 0);
     const facts = results.reduce((sum, r) => sum + r.facts, 0);
-    if (signal?.aborted) return { events, facts };
+    if (signal?.aborted) {
+      // Every share saved what it had folded before it stopped: resume from as far as all of them got.
+      tally.recordStopped();
+      await tally.recorded();
+      return { events, facts };
+    }
     // The last visitor event folded, as one thread would record it.
     const last = results.reduce<Position | undefined>(
       (max, r) => (r.position !== undefined && (max === undefined || comparePositions(r.position, max) > 0) ? r.position : max),
@@ -207,9 +212,14 @@ class ShareTally {
     if (position !== undefined) this.onProgress({ events, position });
   }
 
-  private record(): void {
+  /** After the shares were stopped: records as far as every one of them saved. */
+  recordStopped(): void {
+    this.record(true);
+  }
+
+  private record(stopped = false): void {
     // All finished: the caller records the last visitor event folded, as one thread would.
-    if (this.done.every((share) => share !== undefined)) return;
+    if (!stopped && this.done.every((share) => share !== undefined)) return;
     let least: Position | undefined;
     for (let i = 0; i < this.latest.length; i++) {
       const done = this.done[i];
