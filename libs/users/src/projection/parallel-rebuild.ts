@@ -174,7 +174,7 @@ class ShareTally {
     const before = this.latest[index]?.saved;
     this.latest[index] = progress;
     this.report();
-    if (progress.saved !== undefined && progress.saved !== before) this.record();
+    if (progress.saved !== undefined && (before === undefined || comparePositions(progress.saved, before) !== 0)) this.record();
   }
 
   finished(index: number, result: RebuildResult, complete: boolean): void {

@@ -16,8 +16,7 @@ export interface ProjectorThreadInput {
 export type ProjectorThreadMessage =
   /** `published`: applied to the active version; otherwise where it (re)subscribed from. */
   | { readonly type: 'position'; readonly position: Position | undefined; readonly published: boolean }
-  | ThreadLogLine
-  | { readonly type: 'stopped' };
+  | ThreadLogLine;
 
 /** What the projector thread is told. */
 export type ProjectorThreadCommand = 'appended' | 'stop';
@@ -142,8 +141,6 @@ export class ProjectorThread extends ProjectionRunner {
         return;
       case 'log':
         writeThreadLog(message, 'Projector');
-        return;
-      case 'stopped':
         return;
     }
   }

@@ -32,7 +32,7 @@ async function main(): Promise<void> {
         await projector.stop();
         await readModel.close();
         await events.close();
-        say({ type: 'stopped' });
+        // Nothing more to say: the thread ends, which is what its parent waits for.
         port.close();
       })();
     }
