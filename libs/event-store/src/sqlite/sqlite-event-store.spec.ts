@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { SqliteEventStore } from './sqlite-event-store';
 
 describe('SqliteEventStore reads', () => {
@@ -60,6 +61,64 @@ describe('SqliteEventStore reads', () => {
       abort.abort();
       await follower.close();
       await writer.close();
+    }
+  });
+
+  it('goes on appending to a file whose events table was made with AUTOINCREMENT, after its last position', async () => {
+    const file = join(dir, 'autoincrement.sqlite');
+    const old = new Database(file);
+    old.exec(`
+      CREATE TABLE events (
+        position    INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id    TEXT    NOT NULL UNIQUE,
+        stream      TEXT    NOT NULL,
+        revision    INTEGER NOT NULL,
+        type        TEXT    NOT NULL,
+        data        TEXT    NOT NULL,
+        metadata    TEXT    NOT NULL,
+        recorded_at INTEGER NOT NULL,
+        UNIQUE (stream, revision)
+      );
+      INSERT INTO events (position, event_id, stream, revision, type, data, metadata, recorded_at)
+        VALUES (41, 'old-1', 's', 0, 'T', '{"n":1}', '{}', 0);
+    `);
+    old.close();
+    const store = new SqliteEventStore(file);
+    try {
+      const appended = await store.append('s', [{ id: 'new-1', type: 'T', data: { n: 2 } }, { id: 'new-2', type: 'T', data: { n: 3 } }], 0);
+      expect(appended).toEqual({ nextRevision: 2, position: expect.objectContaining({ commit: 43n }) });
+      const all = [];
+      for await (const event of store.readAll()) all.push([Number(event.position.commit), event.revision, event.data]);
+      expect(all).toEqual([
+        [41, 0, { n: 1 }],
+        [42, 1, { n: 2 }],
+        [43, 2, { n: 3 }],
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('gives each event of an append the metadata it carries', async () => {
+    const store = new SqliteEventStore(join(dir, 'metadata.sqlite'));
+    try {
+      const shared = { environment: 'development' };
+      await store.append(
+        'm',
+        [
+          { id: 'm-1', type: 'T', data: {}, metadata: shared },
+          { id: 'm-2', type: 'T', data: {}, metadata: shared },
+          { id: 'm-3', type: 'T', data: {}, metadata: { environment: 'production' } },
+          { id: 'm-4', type: 'T', data: {} },
+          { id: 'm-5', type: 'T', data: {}, metadata: shared },
+        ],
+        'any',
+      );
+      const metadata = [];
+      for await (const event of store.readStream('m')) metadata.push(event.metadata);
+      expect(metadata).toEqual([shared, shared, { environment: 'production' }, {}, shared]);
+    } finally {
+      await store.close();
     }
   });
 });

@@ -92,9 +92,12 @@ export class SqliteEventStore implements EventStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 10000');
+    // Positions are rowids: each new one is the largest so far plus one. Events are never
+    // deleted, so none is ever given twice, and AUTOINCREMENT (which updates sqlite_sequence
+    // on every insert) would add nothing. Files made with it keep it and work the same.
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS events (
-        position    INTEGER PRIMARY KEY AUTOINCREMENT,
+        position    INTEGER PRIMARY KEY,
         event_id    TEXT    NOT NULL UNIQUE,
         stream      TEXT    NOT NULL,
         revision    INTEGER NOT NULL,
@@ -205,17 +208,17 @@ export class SqliteEventStore implements EventStore {
     checkExpected(item.stream, item.expected, last);
     let revision = last ?? -1;
     let lastPosition = 0;
+    // The events of one append usually share one metadata object: serialized once.
+    let metadataOf: unknown = undefined;
+    let metadataJson = '';
     for (const event of item.events) {
       revision += 1;
-      const info = this.stmt.insert.run(
-        event.id,
-        item.stream,
-        revision,
-        event.type,
-        JSON.stringify(event.data),
-        JSON.stringify(event.metadata ?? {}),
-        now,
-      );
+      const metadata = event.metadata ?? {};
+      if (metadata !== metadataOf) {
+        metadataOf = metadata;
+        metadataJson = JSON.stringify(metadata);
+      }
+      const info = this.stmt.insert.run(event.id, item.stream, revision, event.type, JSON.stringify(event.data), metadataJson, now);
       lastPosition = Number(info.lastInsertRowid);
     }
     return { nextRevision: revision, position: position(BigInt(lastPosition)) };
