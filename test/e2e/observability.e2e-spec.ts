@@ -35,12 +35,14 @@ describe('health and metrics', () => {
     await app.http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send('{"userId":""}').expect(400);
     await app.running.caughtUp();
     await app.http.get('/v2/users/m').set(dev).expect(200);
+    await app.http.get('/v2/users/m').set(dev).expect(200);
     const res = await app.http.get('/metrics').expect(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     const metrics = res.text;
     expect(metrics).toContain('visitorbase_http_requests_total{route="/v2/users",method="POST",status="202"} 1');
     expect(metrics).toContain('visitorbase_http_requests_total{route="/v2/users",method="POST",status="400"} 1');
-    expect(metrics).toContain('visitorbase_http_requests_total{route="/v2/users/:userId",method="GET",status="200"} 1');
+    expect(metrics).toContain('visitorbase_http_requests_total{route="/v2/users/:userId",method="GET",status="200"} 2');
+    expect(metrics).toContain('visitorbase_http_request_duration_seconds_count{route="/v2/users/:userId",method="GET"} 2');
     expect(metrics).toMatch(/visitorbase_http_request_duration_seconds_bucket\{le="0.005",route="\/v2\/users",method="POST"\} \d+/);
     expect(metrics).toContain('visitorbase_events_appended_total{type="UserUpserted"} 1');
     expect(metrics).toContain('visitorbase_events_appended_total{type="EventTracked"} 2');

@@ -35,7 +35,9 @@ export function registerApiKeyAuth(fastify: FastifyInstance, keys: KeyRing): voi
   fastify.decorateRequest(ENVIRONMENT_PROPERTY, undefined);
   fastify.decorateRequest(KEY_ID_PROPERTY, undefined);
   fastify.addHook('onRequest', (request, reply, done) => {
-    if (!routedPath(request).startsWith(PROTECTED_PREFIX)) return done();
+    // The URL as sent is checked first (no route options to build): whatever it starts with,
+    // the routed path decides too, so an absolute-form target is not let through.
+    if (!request.url.startsWith(PROTECTED_PREFIX) && !routedPath(request).startsWith(PROTECTED_PREFIX)) return done();
     const header = request.headers.authorization;
     const key = keys.identify(header);
     if (key === undefined) {
