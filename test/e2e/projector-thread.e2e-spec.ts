@@ -143,4 +143,26 @@ describe('ProjectorThread: the projector on a worker thread', () => {
     expect(await readModel.findProfileJson(env, 'carol')).toBeDefined();
     expect(await readModel.findProfileJson(env, 'dave')).toBeDefined();
   });
+
+  it('starts again once a stop under way is done, when asked to start meanwhile', async () => {
+    const stopped = thread.stop();
+    thread.start();
+    await stopped;
+    const later = await post('erin', 'signed-up');
+    await reached(later.position);
+    expect(thread.running).toBe(true);
+    expect(await readModel.findProfileJson(env, 'erin')).toBeDefined();
+  });
+
+  it('stays stopped when the last call, made while a stop was under way, was to stop', async () => {
+    const stopped = thread.stop();
+    thread.start();
+    const again = thread.stop();
+    await Promise.all([stopped, again]);
+    const before = await readModel.getCheckpoint();
+    await post('frank', 'signed-up');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(thread.running).toBe(false);
+    expect(await readModel.getCheckpoint()).toEqual(before);
+  });
 });

@@ -57,6 +57,8 @@ export class ProjectorThread extends ProjectionRunner {
   private alive = false;
   private spawnedAt = 0;
   private started = false;
+  /** What the last call asked for: start() made while a stop is under way starts the thread again once it is done. */
+  private wanted = false;
   private stopping?: Promise<void>;
   private lastPosition?: Position;
   private readonly waiters = new AppliedWaiters();
@@ -89,11 +91,15 @@ export class ProjectorThread extends ProjectionRunner {
   }
 
   start(): void {
-    if (this.started) return;
+    if (this.started) {
+      if (this.stopping !== undefined) this.wanted = true;
+      return;
+    }
     if (!existsSync(WORKER_SCRIPT)) {
       throw new Error(`${WORKER_SCRIPT} is missing: the projector thread runs from the build (npm run build); PROJECTOR_THREAD=false runs the projector on the event loop instead`);
     }
     this.started = true;
+    this.wanted = true;
     if (this.store instanceof SqliteEventStore) {
       this.stopAppended = this.store.onAppended(() => this.worker?.postMessage('appended' satisfies ProjectorThreadCommand));
     }
@@ -101,6 +107,7 @@ export class ProjectorThread extends ProjectionRunner {
   }
 
   stop(): Promise<void> {
+    this.wanted = false;
     if (!this.started) return Promise.resolve();
     return (this.stopping ??= this.stopThread());
   }
@@ -178,9 +185,10 @@ export class ProjectorThread extends ProjectionRunner {
     await this.publishing;
     this.alive = false;
     this.waiters.wakeAll();
-    // Stopped: it may be started again (a start() made while it was stopping was ignored).
     this.started = false;
     this.stopping = undefined;
     this.restartMs = INITIAL_RESTART_MS;
+    // Asked to start again while this stop was under way (and not asked to stop since).
+    if (this.wanted) this.start();
   }
 }

@@ -194,4 +194,29 @@ describe('Projector', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(warnings[0]).toBe('projection failed (connection lost); resubscribing from the start of the log in 60000 ms');
   });
+
+  it('starts again once a stop under way is done, when asked to start meanwhile', async () => {
+    const { store, readModel, projector } = start([
+      { pages: [[tracked(0)]], then: 'follow' },
+      { pages: [[tracked(1)]], then: 'follow' },
+    ]);
+    await until(() => readModel.applied.length === 1);
+    const stopped = projector.stop();
+    projector.start();
+    await stopped;
+    await until(() => readModel.applied.length === 2);
+    expect(projector.running).toBe(true);
+    expect(store.subscribedAfter).toEqual([undefined, position(100n)]);
+  });
+
+  it('stays stopped when the last call made while a stop was under way was to stop', async () => {
+    const { store, readModel, projector } = start([{ pages: [[tracked(0)]], then: 'follow' }]);
+    await until(() => readModel.applied.length === 1);
+    const stopped = projector.stop();
+    projector.start();
+    await Promise.all([stopped, projector.stop()]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(projector.running).toBe(false);
+    expect(store.subscribedAfter).toHaveLength(1);
+  });
 });

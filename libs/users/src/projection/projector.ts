@@ -25,6 +25,9 @@ export class Projector extends ProjectionRunner {
   private readonly logger = new Logger('Projector');
   private abort?: AbortController;
   private loop?: Promise<void>;
+  private stopping?: Promise<void>;
+  /** What the last call asked for: start() made while a stop is under way starts again once it is done. */
+  private wanted = false;
   private lastApplied?: Position;
   private readonly appliedWaiters = new AppliedWaiters();
   private readonly positionListeners = new Set<PositionListener>();
@@ -65,15 +68,28 @@ export class Projector extends ProjectionRunner {
   }
 
   start(): void {
-    if (this.loop) return;
+    this.wanted = true;
+    // Asked while a stop is under way: it starts again once that is done.
+    if (this.loop || this.stopping) return;
     this.abort = new AbortController();
     this.loop = this.run(this.abort.signal);
   }
 
-  async stop(): Promise<void> {
-    this.abort?.abort();
-    await this.loop;
-    this.loop = undefined;
+  stop(): Promise<void> {
+    this.wanted = false;
+    return (this.stopping ??= this.stopLoop());
+  }
+
+  private async stopLoop(): Promise<void> {
+    try {
+      this.abort?.abort();
+      await this.loop;
+    } finally {
+      this.loop = undefined;
+      this.stopping = undefined;
+    }
+    // Asked to start again while this stop was under way (and not asked to stop since).
+    if (this.wanted) this.start();
   }
 
   private async run(signal: AbortSignal): Promise<void> {
