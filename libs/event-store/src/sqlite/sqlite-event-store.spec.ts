@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import * as partitions from '../partition';
 import { SqliteEventStore } from './sqlite-event-store';
 
 describe('SqliteEventStore reads', () => {
@@ -118,6 +119,35 @@ describe('SqliteEventStore reads', () => {
       for await (const event of store.readStream('m')) metadata.push(event.metadata);
       expect(metadata).toEqual([shared, shared, { environment: 'production' }, {}, shared]);
     } finally {
+      await store.close();
+    }
+  });
+
+  it('stops a share of the log at the head it began from: rows appended since are not hashed', async () => {
+    const store = new SqliteEventStore(join(dir, 'head-bound.sqlite'));
+    const hashed = jest.spyOn(partitions, 'streamPartition');
+    try {
+      const append = (prefix: string, count: number) =>
+        Promise.all(Array.from({ length: count }, (_, i) => store.append(`${prefix}-${i}`, [{ id: `${prefix}-${i}`, type: 'T', data: {} }], 'any')));
+      await append('before', 30);
+      hashed.mockClear();
+      const share: string[] = [];
+      let appendedSince = false;
+      for await (const page of store.readAllPages({ pageSize: 10, partition: { index: 0, count: 2 } })) {
+        share.push(...page.map((event) => event.stream));
+        if (!appendedSince) {
+          appendedSince = true;
+          await append('since', 2_000);
+        }
+      }
+      // Each page asks for at most as many rows as lie between it and the head: no more than
+      // the 30 rows that were there are ever hashed, whatever was appended since.
+      expect(hashed).toHaveBeenCalled();
+      expect(hashed.mock.calls.length).toBeLessThanOrEqual(30);
+      const expected = Array.from({ length: 30 }, (_, i) => `before-${i}`).filter((name) => partitions.streamPartition(name, 2) === 0);
+      expect(share).toEqual(expected);
+    } finally {
+      hashed.mockRestore();
       await store.close();
     }
   });
