@@ -155,10 +155,14 @@ describe('ProjectorThread: the projector on a worker thread', () => {
   });
 
   it('stays stopped when the last call, made while a stop was under way, was to stop', async () => {
+    const starts = jest.spyOn(thread, 'start');
     const stopped = thread.stop();
     thread.start();
     const again = thread.stop();
     await Promise.all([stopped, again]);
+    // Only the test's own call: the end of the stop started nothing.
+    expect(starts).toHaveBeenCalledTimes(1);
+    starts.mockRestore();
     const before = await readModel.getCheckpoint();
     await post('frank', 'signed-up');
     await new Promise((resolve) => setTimeout(resolve, 300));

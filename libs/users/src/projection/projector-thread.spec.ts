@@ -69,4 +69,14 @@ describe('ProjectorThread publishing positions', () => {
     await turns();
     expect(thread.position).toBeUndefined();
   });
+
+  it('tells the caller of a start() made during a stop that it cannot start, and the stop still succeeds', async () => {
+    // From the sources there is no compiled worker script to start; as if a thread had been started before.
+    const { thread } = threadWith(new HeldVersions());
+    (thread as unknown as { started: boolean }).started = true;
+    const stopped = thread.stop();
+    expect(() => thread.start()).toThrow(/projector-worker\.js is missing/);
+    await expect(stopped).resolves.toBeUndefined();
+    expect(thread.running).toBe(false);
+  });
 });

@@ -91,12 +91,12 @@ export class ProjectorThread extends ProjectionRunner {
   }
 
   start(): void {
+    if (!existsSync(WORKER_SCRIPT)) {
+      throw new Error(`${WORKER_SCRIPT} is missing: the projector thread runs from the build (npm run build); PROJECTOR_THREAD=false runs the projector on the event loop instead`);
+    }
     if (this.started) {
       if (this.stopping !== undefined) this.wanted = true;
       return;
-    }
-    if (!existsSync(WORKER_SCRIPT)) {
-      throw new Error(`${WORKER_SCRIPT} is missing: the projector thread runs from the build (npm run build); PROJECTOR_THREAD=false runs the projector on the event loop instead`);
     }
     this.started = true;
     this.wanted = true;
@@ -106,6 +106,10 @@ export class ProjectorThread extends ProjectionRunner {
     this.spawn();
   }
 
+  /**
+   * Resolves once the thread has stopped; if start() was called while it was
+   * stopping, and stop() not since, it has been started again by then.
+   */
   stop(): Promise<void> {
     this.wanted = false;
     if (!this.started) return Promise.resolve();
@@ -189,6 +193,14 @@ export class ProjectorThread extends ProjectionRunner {
     this.stopping = undefined;
     this.restartMs = INITIAL_RESTART_MS;
     // Asked to start again while this stop was under way (and not asked to stop since).
-    if (this.wanted) this.start();
+    if (this.wanted) {
+      try {
+        this.start();
+      } catch (error) {
+        // The stop itself succeeded: its callers are not handed the failure of the start.
+        this.wanted = false;
+        this.logger.error(`the projector thread could not be started again: ${(error as Error).message}`);
+      }
+    }
   }
 }

@@ -75,6 +75,10 @@ export class Projector extends ProjectionRunner {
     this.loop = this.run(this.abort.signal);
   }
 
+  /**
+   * Resolves once the projector has stopped; if start() was called while it
+   * was stopping, and stop() not since, it has been started again by then.
+   */
   stop(): Promise<void> {
     this.wanted = false;
     return (this.stopping ??= this.stopLoop());
