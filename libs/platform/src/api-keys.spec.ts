@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeyRing, hashKey, sameDigest } from './api-keys';
@@ -48,9 +48,16 @@ describe('KeyRing', () => {
     expect(sameDigest('', '')).toBe(true);
   });
 
-  it('accepts digests stored in uppercase hex', () => {
-    const ring = new KeyRing([{ environment: 'production', sha256: hashKey('KEY1').toUpperCase() }]);
-    expect(ring.authenticate('API-Key KEY1')).toBe('production');
+  it('accepts digests written in uppercase hex into the key file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'visitorbase-keys-upper-'));
+    try {
+      writeFileSync(join(dir, 'api-keys.json'), JSON.stringify({ keys: [{ environment: 'production', sha256: hashKey('KEY1').toUpperCase() }] }));
+      const { ring } = KeyRing.fromDataDir(dir);
+      expect(ring.authenticate('API-Key KEY1')).toBe('production');
+      expect(ring.authenticate('API-Key KEY2')).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps a colon inside a key', () => {

@@ -98,7 +98,7 @@ export class KeyRing {
     const file = join(dataDir, KEY_FILE);
     if (existsSync(file)) {
       const parsed = JSON.parse(readFileSync(file, 'utf8')) as { keys?: StoredKey[] };
-      const keys = (parsed.keys ?? []).filter((k) => isEnvironmentName(k.environment) && /^[0-9a-f]{64}$/.test(k.sha256));
+      const keys = (parsed.keys ?? []).filter((k) => isEnvironmentName(k.environment) && /^[0-9a-f]{64}$/i.test(k.sha256));
       return { ring: new KeyRing(keys) };
     }
     const key = generateKey();

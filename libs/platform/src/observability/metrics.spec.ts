@@ -1,10 +1,13 @@
 import { Counter, Histogram, Registry } from 'prom-client';
 import { HttpRequestMetrics } from './metrics';
 
+/** A registry rendering in `contentType` (prom-client's types declare no constructor argument). */
+const registryOf = (contentType: string): Registry => new (Registry as unknown as new (type: string) => Registry)(contentType);
+
 describe('HttpRequestMetrics', () => {
   /** What prom-client's own Counter and Histogram render for the same requests. */
-  function withPromClient(requests: Array<[string, string, number, number]>): Registry {
-    const registry = new Registry();
+  function withPromClient(requests: Array<[string, string, number, number]>, contentType: string = Registry.PROMETHEUS_CONTENT_TYPE): Registry {
+    const registry = registryOf(contentType);
     const count = new Counter({
       name: 'visitorbase_http_requests_total',
       help: 'HTTP requests answered, by route pattern, method and status',
@@ -36,14 +39,27 @@ describe('HttpRequestMetrics', () => {
       const status = [202, 400, 200, 404, 503][(i * 3) % 5];
       requests.push([route, method, status, durations[(i * 11) % durations.length]]);
     }
+    for (const contentType of [Registry.PROMETHEUS_CONTENT_TYPE, Registry.OPENMETRICS_CONTENT_TYPE] as string[]) {
+      const ours = registryOf(contentType);
+      const metrics = new HttpRequestMetrics();
+      metrics.register(ours);
+      for (const [route, method, status, seconds] of requests) metrics.record(route, method, status, seconds);
+
+      const expected = await withPromClient(requests, contentType).metrics();
+      expect(expected).toContain('visitorbase_http_request_duration_seconds_bucket{le="+Inf",route="/v2/users",method="POST"}');
+      expect(await ours.metrics()).toBe(expected);
+    }
+  });
+
+  it('ignores a duration that is not a number, as prom-client refuses it', async () => {
     const ours = new Registry();
     const metrics = new HttpRequestMetrics();
     metrics.register(ours);
-    for (const [route, method, status, seconds] of requests) metrics.record(route, method, status, seconds);
-
-    const expected = await withPromClient(requests).metrics();
-    expect(expected).toContain('visitorbase_http_request_duration_seconds_bucket{le="+Inf",route="/v2/users",method="POST"}');
-    expect(await ours.metrics()).toBe(expected);
+    metrics.record('/v2/users', 'POST', 202, 0.25);
+    metrics.record('/v2/users', 'POST', 202, Number.NaN);
+    const text = await ours.metrics();
+    expect(text).toContain('visitorbase_http_requests_total{route="/v2/users",method="POST",status="202"} 1');
+    expect(text).toContain('visitorbase_http_request_duration_seconds_sum{route="/v2/users",method="POST"} 0.25');
   });
 
   it('counts a request that took exactly the bound of a bucket in that bucket, as prom-client does', async () => {

@@ -44,6 +44,8 @@ export class HttpRequestMetrics {
   private readonly series = new Map<string, Series>();
 
   record(route: string, method: string, status: number, seconds: number): void {
+    // As prom-client's observe() refuses it: a NaN would make the sum NaN for good.
+    if (!Number.isFinite(seconds)) return;
     const key = `${status} ${method} ${route}`;
     let one = this.series.get(key);
     if (one === undefined) {
@@ -59,8 +61,16 @@ export class HttpRequestMetrics {
   /** Registers both metrics, in the shape prom-client's registry renders. */
   register(registry: Registry): void {
     const metric = (name: string, help: string, type: 'counter' | 'histogram', values: () => Sample[]) => {
-      const get = async () => ({ name, help, type, aggregator: 'sum' as const, values: values() });
-      return { name, help, type, aggregator: 'sum', get, reset: () => this.series.clear() };
+      const one = {
+        name,
+        help,
+        type,
+        aggregator: 'sum' as const,
+        get: async () => ({ name: one.name, help, type, aggregator: one.aggregator, values: values() }),
+        reset: () => this.series.clear(),
+      };
+      // `one.name`, not `name`: for OpenMetrics the registry renames a counter (without `_total`) before rendering it.
+      return one;
     };
     registry.registerMetric(
       metric(REQUESTS, 'HTTP requests answered, by route pattern, method and status', 'counter', () => this.requestSamples()) as never,
