@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { Position } from '@visitorbase/event-store';
 
 /**
@@ -20,8 +21,56 @@ export abstract class ProjectionRunner {
    * aborts; either way the waiter is gone, so waits that time out leave nothing behind.
    */
   abstract nextApplied(signal?: AbortSignal): Promise<void>;
-  abstract start(): void;
-  abstract stop(): Promise<void>;
+
+  private started = false;
+  /** What the last call asked for: start() made while a stop is under way starts again once it is done. */
+  private wanted = false;
+  private stopping?: Promise<void>;
+
+  /** Starts following the log; asked while a stop is under way, starts again once that stop is done. */
+  start(): void {
+    this.checkStartable();
+    this.wanted = true;
+    if (this.started || this.stopping !== undefined) return;
+    this.started = true;
+    this.begin();
+  }
+
+  /**
+   * Resolves once stopped; if start() was called while it was stopping, and
+   * stop() not since, it has been started again by then.
+   */
+  stop(): Promise<void> {
+    this.wanted = false;
+    if (!this.started) return Promise.resolve();
+    return (this.stopping ??= this.stopThenStartIfAsked());
+  }
+
+  protected get isStopping(): boolean {
+    return this.stopping !== undefined;
+  }
+
+  /** Throws, to the caller of start(), when this runner cannot start at all. */
+  protected checkStartable(): void {}
+  protected abstract begin(): void;
+  protected abstract end(): Promise<void>;
+
+  private async stopThenStartIfAsked(): Promise<void> {
+    try {
+      await this.end();
+    } finally {
+      this.started = false;
+      this.stopping = undefined;
+    }
+    if (!this.wanted) return;
+    try {
+      this.start();
+    } catch (error) {
+      // The stop itself succeeded: its callers are not handed the failure of the start.
+      this.wanted = false;
+      new Logger('Projector').error(`the projection could not be started again: ${(error as Error).message}`);
+    }
+  }
 }
 
 /** The waiters of `nextApplied`, for a runner to wake when it publishes. */

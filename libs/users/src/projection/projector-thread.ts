@@ -56,10 +56,6 @@ export class ProjectorThread extends ProjectionRunner {
   /** Whether the current thread has subscribed (it sent its first position). */
   private alive = false;
   private spawnedAt = 0;
-  private started = false;
-  /** What the last call asked for: start() made while a stop is under way starts the thread again once it is done. */
-  private wanted = false;
-  private stopping?: Promise<void>;
   private lastPosition?: Position;
   private readonly waiters = new AppliedWaiters();
   /** The newest position the thread sent and not yet published; positions are published in order, the newest only. */
@@ -79,7 +75,7 @@ export class ProjectorThread extends ProjectionRunner {
 
   /** Only while a thread is up and has subscribed: not while one starts, or waits to be started again. */
   get running(): boolean {
-    return this.alive && this.stopping === undefined;
+    return this.alive && !this.isStopping;
   }
 
   get position(): Position | undefined {
@@ -90,30 +86,17 @@ export class ProjectorThread extends ProjectionRunner {
     return this.waiters.next(signal);
   }
 
-  start(): void {
+  protected override checkStartable(): void {
     if (!existsSync(WORKER_SCRIPT)) {
       throw new Error(`${WORKER_SCRIPT} is missing: the projector thread runs from the build (npm run build); PROJECTOR_THREAD=false runs the projector on the event loop instead`);
     }
-    if (this.started) {
-      if (this.stopping !== undefined) this.wanted = true;
-      return;
-    }
-    this.started = true;
-    this.wanted = true;
+  }
+
+  protected begin(): void {
     if (this.store instanceof SqliteEventStore) {
       this.stopAppended = this.store.onAppended(() => this.worker?.postMessage('appended' satisfies ProjectorThreadCommand));
     }
     this.spawn();
-  }
-
-  /**
-   * Resolves once the thread has stopped; if start() was called while it was
-   * stopping, and stop() not since, it has been started again by then.
-   */
-  stop(): Promise<void> {
-    this.wanted = false;
-    if (!this.started) return Promise.resolve();
-    return (this.stopping ??= this.stopThread());
   }
 
   private spawn(): void {
@@ -132,7 +115,7 @@ export class ProjectorThread extends ProjectionRunner {
       }
       // Waits for a position go back to polling the checkpoint now that no thread here will wake them.
       this.waiters.wakeAll();
-      if (this.stopping !== undefined) return;
+      if (this.isStopping) return;
       // A thread that ran a good while, even idle, was healthy: its successor starts without delay to speak of.
       if (Date.now() - this.spawnedAt >= HEALTHY_UPTIME_MS) this.restartMs = INITIAL_RESTART_MS;
       this.logger.error(`the projector thread exited (code ${code}); starting it again in ${this.restartMs} ms`);
@@ -171,7 +154,7 @@ export class ProjectorThread extends ProjectionRunner {
     }
   }
 
-  private async stopThread(): Promise<void> {
+  protected async end(): Promise<void> {
     clearTimeout(this.restartTimer);
     this.stopAppended?.();
     const worker = this.worker;
@@ -189,18 +172,6 @@ export class ProjectorThread extends ProjectionRunner {
     await this.publishing;
     this.alive = false;
     this.waiters.wakeAll();
-    this.started = false;
-    this.stopping = undefined;
     this.restartMs = INITIAL_RESTART_MS;
-    // Asked to start again while this stop was under way (and not asked to stop since).
-    if (this.wanted) {
-      try {
-        this.start();
-      } catch (error) {
-        // The stop itself succeeded: its callers are not handed the failure of the start.
-        this.wanted = false;
-        this.logger.error(`the projector thread could not be started again: ${(error as Error).message}`);
-      }
-    }
   }
 }

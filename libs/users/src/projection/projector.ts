@@ -25,9 +25,6 @@ export class Projector extends ProjectionRunner {
   private readonly logger = new Logger('Projector');
   private abort?: AbortController;
   private loop?: Promise<void>;
-  private stopping?: Promise<void>;
-  /** What the last call asked for: start() made while a stop is under way starts again once it is done. */
-  private wanted = false;
   private lastApplied?: Position;
   private readonly appliedWaiters = new AppliedWaiters();
   private readonly positionListeners = new Set<PositionListener>();
@@ -67,33 +64,18 @@ export class Projector extends ProjectionRunner {
     return () => this.positionListeners.delete(listener);
   }
 
-  start(): void {
-    this.wanted = true;
-    // Asked while a stop is under way: it starts again once that is done.
-    if (this.loop || this.stopping) return;
+  protected begin(): void {
     this.abort = new AbortController();
     this.loop = this.run(this.abort.signal);
   }
 
-  /**
-   * Resolves once the projector has stopped; if start() was called while it
-   * was stopping, and stop() not since, it has been started again by then.
-   */
-  stop(): Promise<void> {
-    this.wanted = false;
-    return (this.stopping ??= this.stopLoop());
-  }
-
-  private async stopLoop(): Promise<void> {
+  protected async end(): Promise<void> {
     try {
       this.abort?.abort();
       await this.loop;
     } finally {
       this.loop = undefined;
-      this.stopping = undefined;
     }
-    // Asked to start again while this stop was under way (and not asked to stop since).
-    if (this.wanted) this.start();
   }
 
   private async run(signal: AbortSignal): Promise<void> {
