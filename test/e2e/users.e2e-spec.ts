@@ -14,6 +14,9 @@ describe('v2 Users API over HTTP', () => {
   const get = (userId: string, headers: Record<string, string> = dev) =>
     app.http.get(`/v2/users/${encodeURIComponent(userId)}`).set(headers);
   const head = () => app.running.app.get<EventStore>(EVENT_STORE).headPosition();
+  // Raw bytes, as sent: supertest would serialize a Buffer as JSON.
+  const postBytes = (type: string, bytes: Buffer) =>
+    app.http.post('/v2/users').set(dev).set('Content-Type', type).serialize((body: Buffer) => body as unknown as string).send(bytes);
 
   describe('the seed examples', () => {
     it('POST answers 202 with the plain body Accepted', async () => {
@@ -121,6 +124,20 @@ describe('v2 Users API over HTTP', () => {
     expect((await get('stable')).body.id).toBe(first);
   });
 
+  it('keeps every character of a UTF-8 body, U+FFFD included, whatever the spelling of its charset', async () => {
+    const name = 'café \u{1F600} \uFFFD';
+    for (const [userId, type] of [
+      ['utf8-a', 'application/json'],
+      ['utf8-b', 'application/json; charset=UTF-8'],
+      ['utf8-c', 'application/json;charset="utf8"'],
+    ]) {
+      const res = await postBytes(type, Buffer.from(JSON.stringify({ userId, attributes: { name } })));
+      expect(res.status).toBe(202);
+    }
+    await app.running.caughtUp();
+    for (const userId of ['utf8-a', 'utf8-b', 'utf8-c']) expect((await get(userId)).body.attributes.name).toBe(name);
+  });
+
   describe('rejections change nothing', () => {
     let before: Awaited<ReturnType<typeof head>>;
     beforeEach(async () => {
@@ -168,6 +185,22 @@ describe('v2 Users API over HTTP', () => {
         const res = await app.http.post('/v2/users').set(dev).set('Content-Type', type).send('userId=u');
         expect(res.status).toBe(415);
         expect(res.body).toEqual(expect.objectContaining({ statusCode: 415, error: 'Unsupported Media Type' }));
+      }
+    });
+
+    it('takes JSON as UTF-8 only: 415 for another charset, 400 for bytes that are not UTF-8', async () => {
+      const latin1 = Buffer.from('{"userId":"charset","attributes":{"name":"caf\xe9"}}', 'latin1');
+      const declared = await postBytes('application/json; charset=ISO-8859-1', latin1);
+      expect(declared.status).toBe(415);
+      expect(declared.body).toEqual({
+        statusCode: 415,
+        error: 'Unsupported Media Type',
+        message: 'Unsupported charset "iso-8859-1": send JSON as UTF-8, with "Content-Type: application/json"',
+      });
+      for (const type of ['application/json', 'application/json; charset=utf-8']) {
+        const undeclared = await postBytes(type, latin1);
+        expect(undeclared.status).toBe(400);
+        expect(undeclared.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'The body is not valid UTF-8: send JSON as UTF-8' });
       }
     });
 
