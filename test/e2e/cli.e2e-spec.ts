@@ -225,4 +225,26 @@ describe('the visitorbase command line', () => {
     expect(cli(data.dir, 'keys', 'create').status).toBe(2);
     expect(cli(data.dir, 'keys', 'create', '--env', 'bad-env').status).toBe(1);
   });
+
+  it('makes a key that a running service without API_KEYS accepts, with no restart', async () => {
+    const own = tempDataDir();
+    const service = await startApp(own.dir, { apiKeys: undefined });
+    try {
+      const out = cli(own.dir, 'keys', 'create', '--env', 'staging');
+      expect(out.status).toBe(0);
+      expect(out.stdout).toContain('a running service accepts it within a second');
+      const staging = { Authorization: `API-Key ${/API-Key (\S+)/.exec(out.stdout)![1]}` };
+      const deadline = Date.now() + 5_000;
+      let status = 0;
+      // 404: the key was accepted, and the visitor is unknown.
+      while ((status = (await request(service.url).get('/v2/users/nobody').set(staging)).status) === 401 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(status).toBe(404);
+      expect((await request(service.url).get('/v2/users/nobody').set(dev)).status).toBe(401);
+    } finally {
+      await service.close();
+      own.remove();
+    }
+  });
 });

@@ -5,6 +5,7 @@ import {
   AppConfig,
   KeyRing,
   clientErrorHandler,
+  followKeyFile,
   frameworkErrors,
   registerApiKeyAuth,
   registerJsonOnly,
@@ -55,6 +56,14 @@ export async function createApp(config: AppConfig, options: { logger?: false } =
   registerJsonOnly(fastify, LIMITS.bodyBytes);
   registerSecurityHeaders(fastify);
   registerApiKeyAuth(fastify, ring);
+  if (!config.apiKeys) {
+    // Keys made by `keys create` count without a restart.
+    const unfollow = followKeyFile(ring, config.dataDir, (message) => logger.warn(message));
+    fastify.addHook('onClose', (_instance, done) => {
+      unfollow();
+      done();
+    });
+  }
   if (config.rateLimit) registerRateLimit(fastify, config.rateLimit);
   setupOpenApi(app);
   await app.init();

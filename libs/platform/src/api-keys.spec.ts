@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KeyRing, hashKey, sameDigest } from './api-keys';
+import { KeyRing, addKeyToDataDir, followKeyFile, hashKey, sameDigest } from './api-keys';
 import { ConfigError } from './config';
 
 describe('KeyRing', () => {
@@ -100,5 +100,68 @@ describe('KeyRing', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  describe('following the key file', () => {
+    let dir: string;
+    let stops: Array<() => void>;
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), 'visitorbase-keys-follow-'));
+      stops = [];
+    });
+    afterEach(() => {
+      for (const stop of stops) stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    const follow = (ring: KeyRing, errors: string[] = []) => stops.push(followKeyFile(ring, dir, (message) => errors.push(message), 10));
+    const until = async (condition: () => boolean) => {
+      const deadline = Date.now() + 5_000;
+      while (!condition()) {
+        if (Date.now() > deadline) throw new Error('the key file change was not seen in time');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+
+    it('accepts a key added while running and refuses one removed, each key keeping its id', async () => {
+      const { ring, createdKey } = KeyRing.fromDataDir(dir);
+      follow(ring);
+      const first = ring.identify(`API-Key ${createdKey}`);
+      expect(first).toEqual({ environment: 'development', keyId: 0 });
+      const { key } = addKeyToDataDir(dir, 'production');
+      await until(() => ring.authenticate(`API-Key ${key}`) !== undefined);
+      expect(ring.identify(`API-Key ${key}`)).toEqual({ environment: 'production', keyId: 1 });
+      expect(ring.identify(`API-Key ${createdKey}`)).toEqual(first);
+      const file = join(dir, 'api-keys.json');
+      const { keys } = JSON.parse(readFileSync(file, 'utf8')) as { keys: unknown[] };
+      writeFileSync(file, JSON.stringify({ keys: keys.slice(1) }));
+      await until(() => ring.authenticate(`API-Key ${createdKey}`) === undefined);
+      expect(ring.identify(`API-Key ${key}`)).toEqual({ environment: 'production', keyId: 1 });
+    });
+
+    it('keeps the keys it has when the file turns unreadable or goes, and says so', async () => {
+      const { ring, createdKey } = KeyRing.fromDataDir(dir);
+      const errors: string[] = [];
+      follow(ring, errors);
+      const file = join(dir, 'api-keys.json');
+      writeFileSync(file, '{"keys": [');
+      await until(() => errors.length > 0);
+      expect(errors[0]).toContain('could not be read');
+      expect(ring.authenticate(`API-Key ${createdKey}`)).toBe('development');
+      rmSync(file);
+      await until(() => errors.length > 1);
+      expect(errors[1]).toContain('is gone');
+      expect(ring.authenticate(`API-Key ${createdKey}`)).toBe('development');
+    });
+
+    it('stops following when told to', async () => {
+      const { ring } = KeyRing.fromDataDir(dir);
+      const stop = followKeyFile(ring, dir, () => undefined, 10);
+      stop();
+      const { key } = addKeyToDataDir(dir, 'production');
+      // A follower that still ran would see the change within a few of its 10 ms polls.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(ring.authenticate(`API-Key ${key}`)).toBeUndefined();
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { createHash, hash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { Stats, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isEnvironmentName } from '@visitorbase/users/domain';
 import { ConfigError } from './config';
@@ -35,10 +36,22 @@ export function generateKey(): string {
  * tells a key.
  */
 export class KeyRing {
-  private readonly digests: ReadonlyArray<{ environment: string; sha256: string }>;
+  private digests: ReadonlyArray<{ environment: string; sha256: string; keyId: number }> = [];
+  /** A key keeps its id (and so its rate-limit bucket) across reloads of the key file. */
+  private readonly ids = new Map<string, number>();
 
   constructor(keys: readonly StoredKey[]) {
-    this.digests = keys.map((k) => ({ environment: k.environment, sha256: k.sha256.toLowerCase() }));
+    this.replace(keys);
+  }
+
+  /** From now on, accept these keys and no others. */
+  replace(keys: readonly StoredKey[]): void {
+    this.digests = keys.map((k) => {
+      const sha256 = k.sha256.toLowerCase();
+      let keyId = this.ids.get(sha256);
+      if (keyId === undefined) this.ids.set(sha256, (keyId = this.ids.size));
+      return { environment: k.environment, sha256, keyId };
+    });
   }
 
   get environments(): string[] {
@@ -52,8 +65,9 @@ export class KeyRing {
 
   /**
    * The environment of the key in the header and which of the ring's keys it
-   * is (`keyId`, its index: it names the key without revealing anything of
-   * it), if any. Every digest is compared, whichever matches.
+   * is (`keyId`, a number given to each digest in the order first seen: it
+   * names the key without revealing anything of it), if any. Every digest is
+   * compared, whichever matches.
    */
   identify(authorization: string | undefined): { environment: string; keyId: number } | undefined {
     if (authorization === undefined) return undefined;
@@ -61,9 +75,9 @@ export class KeyRing {
     if (!match) return undefined;
     const presented = hashKey(match[1]);
     let found: { environment: string; keyId: number } | undefined;
-    this.digests.forEach(({ environment, sha256 }, keyId) => {
+    for (const { environment, sha256, keyId } of this.digests) {
       if (sameDigest(presented, sha256) && found === undefined) found = { environment, keyId };
-    });
+    }
     return found;
   }
 
@@ -96,11 +110,7 @@ export class KeyRing {
    */
   static fromDataDir(dataDir: string): { ring: KeyRing; createdKey?: string } {
     const file = join(dataDir, KEY_FILE);
-    if (existsSync(file)) {
-      const parsed = JSON.parse(readFileSync(file, 'utf8')) as { keys?: StoredKey[] };
-      const keys = (parsed.keys ?? []).filter((k) => isEnvironmentName(k.environment) && /^[0-9a-f]{64}$/i.test(k.sha256));
-      return { ring: new KeyRing(keys) };
-    }
+    if (existsSync(file)) return { ring: new KeyRing(readKeyFile(file)) };
     const key = generateKey();
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(file, JSON.stringify({ keys: [{ environment: 'development', sha256: hashKey(key) }] }, null, 2) + '\n', {
@@ -109,6 +119,67 @@ export class KeyRing {
     });
     return { ring: new KeyRing([{ environment: 'development', sha256: hashKey(key) }]), createdKey: key };
   }
+}
+
+/** The well-formed entries of a key file; throws when the file cannot be read or is not JSON. */
+function readKeyFile(file: string): StoredKey[] {
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { keys?: StoredKey[] };
+  return (parsed.keys ?? []).filter((k) => isEnvironmentName(k.environment) && /^[0-9a-f]{64}$/i.test(k.sha256));
+}
+
+/**
+ * Keeps `ring` in step with the key file under the data directory: a key
+ * added by `keys create` (or removed by hand) counts within `intervalMs`,
+ * without a restart. The file is read again at once (a key added since the
+ * ring was made counts too), then its status is looked at every interval
+ * and the file read again when its size, times or inode changed, which also
+ * sees it replaced by a rename. A file that cannot be read, parsed or found
+ * leaves the keys as they were, and `onError` is told. Returns how to stop.
+ */
+export function followKeyFile(
+  ring: KeyRing,
+  dataDir: string,
+  onError: (message: string) => void,
+  intervalMs = 1_000,
+): () => void {
+  const file = join(dataDir, KEY_FILE);
+  let seen: string | undefined;
+  const reload = (signature: string) => {
+    if (signature === seen) return;
+    seen = signature;
+    if (signature === GONE) {
+      onError(`${file} is gone; the keys read before stay in use`);
+      return;
+    }
+    try {
+      ring.replace(readKeyFile(file));
+    } catch (error) {
+      onError(`${file} could not be read (${(error as Error).message}); the keys read before stay in use`);
+    }
+  };
+  // The status is taken before the file is read: a write that lands during the read is seen at the next look.
+  reload(signatureOf(statSync(file, { throwIfNoEntry: false })));
+  let looking = false;
+  const timer = setInterval(() => {
+    if (looking) return;
+    looking = true;
+    stat(file)
+      .catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return undefined;
+        throw error;
+      })
+      .then((status) => reload(signatureOf(status)))
+      .catch((error: unknown) => onError(`${file} could not be looked at (${(error as Error).message})`))
+      .finally(() => (looking = false));
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+const GONE = 'gone';
+
+function signatureOf(status: Stats | undefined): string {
+  return status === undefined ? GONE : `${status.size}:${status.mtimeMs}:${status.ctimeMs}:${status.ino}`;
 }
 
 /**

@@ -5,9 +5,10 @@ import { UsageError } from '../cli-error';
 export const KEYS_USAGE = `Usage: visitorbase keys create --env NAME
 
 Makes a new random API key for environment NAME and prints it once. Only its
-SHA-256 hash is stored, in api-keys.json under DATA_DIR, which the service
-reads at start when API_KEYS is not set; with API_KEYS, add the printed entry
-to it instead.
+SHA-256 hash is stored, in api-keys.json under DATA_DIR, which a service
+without API_KEYS reads at start and follows while it runs: the key works
+within a second, with no restart. With API_KEYS, add the printed entry to it
+instead (and restart).
 
 Options:
   --env NAME   the environment the key writes to and reads from
@@ -31,8 +32,8 @@ export async function keys(args: string[], dataDir: string): Promise<void> {
   process.stdout.write(
     `A new API key for environment "${values.env}". It is shown only this once:\n\n` +
       `    Authorization: API-Key ${key}\n\n` +
-      `Its hash was added to ${file}; restart the service to accept it.\n` +
-      `If the service is configured with API_KEYS, add this entry to it instead:\n\n` +
+      `Its hash was added to ${file}; a running service accepts it within a second.\n` +
+      `If the service is configured with API_KEYS, add this entry to it instead, and restart it:\n\n` +
       `    ${values.env}:${key}\n`,
   );
 }
