@@ -110,7 +110,7 @@ export class KeyRing {
    */
   static fromDataDir(dataDir: string): { ring: KeyRing; createdKey?: string } {
     const file = join(dataDir, KEY_FILE);
-    if (existsSync(file)) return { ring: new KeyRing(readKeyFile(file)) };
+    if (existsSync(file)) return { ring: new KeyRing(readKeyFile(file).keys) };
     const key = generateKey();
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(file, JSON.stringify({ keys: [{ environment: 'development', sha256: hashKey(key) }] }, null, 2) + '\n', {
@@ -121,10 +121,15 @@ export class KeyRing {
   }
 }
 
-/** The well-formed entries of a key file; throws when the file cannot be read or is not JSON. */
-function readKeyFile(file: string): StoredKey[] {
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { keys?: StoredKey[] };
-  return (parsed.keys ?? []).filter((k) => isEnvironmentName(k.environment) && /^[0-9a-f]{64}$/i.test(k.sha256));
+/** The well-formed entries of a key file, and how many others it holds; throws when the file cannot be read or is not JSON. */
+function readKeyFile(file: string): { keys: StoredKey[]; skipped: number } {
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { keys?: unknown };
+  const entries: unknown[] = Array.isArray(parsed?.keys) ? parsed.keys : [];
+  const keys = entries.filter(
+    (k): k is StoredKey =>
+      typeof k === 'object' && k !== null && isEnvironmentName((k as StoredKey).environment) && /^[0-9a-f]{64}$/i.test(String((k as StoredKey).sha256)),
+  );
+  return { keys, skipped: entries.length - keys.length };
 }
 
 /**
@@ -134,7 +139,9 @@ function readKeyFile(file: string): StoredKey[] {
  * ring was made counts too), then its status is looked at every interval
  * and the file read again when its size, times or inode changed, which also
  * sees it replaced by a rename. A file that cannot be read, parsed or found
- * leaves the keys as they were, and `onError` is told. Returns how to stop.
+ * leaves the keys as they were; entries that are not well-formed are left
+ * out. `onError` is told of each (once, until the file reads well again).
+ * Returns how to stop.
  */
 export function followKeyFile(
   ring: KeyRing,
@@ -144,18 +151,29 @@ export function followKeyFile(
 ): () => void {
   const file = join(dataDir, KEY_FILE);
   let seen: string | undefined;
+  let stopped = false;
+  let reported: string | undefined;
+  const report = (message: string) => {
+    if (message !== reported) onError((reported = message));
+  };
   const reload = (signature: string) => {
-    if (signature === seen) return;
+    if (stopped || signature === seen) return;
     seen = signature;
     if (signature === GONE) {
-      onError(`${file} is gone; the keys read before stay in use`);
+      report(`${file} is gone; the keys read before stay in use`);
       return;
     }
+    let read: { keys: StoredKey[]; skipped: number };
     try {
-      ring.replace(readKeyFile(file));
+      read = readKeyFile(file);
     } catch (error) {
-      onError(`${file} could not be read (${(error as Error).message}); the keys read before stay in use`);
+      report(`${file} could not be read (${(error as Error).message}); the keys read before stay in use`);
+      return;
     }
+    ring.replace(read.keys);
+    reported = undefined;
+    if (read.keys.length === 0) report(`${file} holds no well-formed key: every request under /v2 is refused`);
+    else if (read.skipped > 0) report(`${file}: ${read.skipped} entries are not well-formed ({"environment", "sha256"}) and were left out`);
   };
   // The status is taken before the file is read: a write that lands during the read is seen at the next look.
   reload(signatureOf(statSync(file, { throwIfNoEntry: false })));
@@ -169,11 +187,16 @@ export function followKeyFile(
         throw error;
       })
       .then((status) => reload(signatureOf(status)))
-      .catch((error: unknown) => onError(`${file} could not be looked at (${(error as Error).message})`))
+      .catch((error: unknown) => {
+        if (!stopped) report(`${file} could not be looked at (${(error as Error).message})`);
+      })
       .finally(() => (looking = false));
   }, intervalMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
 }
 
 const GONE = 'gone';

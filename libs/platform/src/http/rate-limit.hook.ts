@@ -10,8 +10,8 @@ export interface RateLimit {
 
 /**
  * One token bucket per key: it holds up to `burst` tokens, refills at
- * `perSecond`, and each request takes one. Memory is one entry per key of
- * the ring, whatever the traffic.
+ * `perSecond`, and each request takes one. Memory is one entry per key the
+ * ring has held, whatever the traffic.
  */
 export class TokenBuckets {
   private readonly buckets = new Map<number, { tokens: number; at: number }>();

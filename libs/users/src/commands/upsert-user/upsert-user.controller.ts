@@ -51,7 +51,7 @@ export class UpsertUserController {
   @ApiResponse({ status: 401, description: 'Missing or unknown API key', schema: ERROR_SCHEMA })
   @ApiResponse({ status: 409, description: 'The Idempotency-Key was used before for a different request', schema: ERROR_SCHEMA })
   @ApiResponse({ status: 413, description: 'Body over 1 MiB', schema: ERROR_SCHEMA })
-  @ApiResponse({ status: 415, description: 'A content type other than application/json, or a charset other than UTF-8', schema: ERROR_SCHEMA })
+  @ApiResponse({ status: 415, description: 'A content type other than application/json', schema: ERROR_SCHEMA })
   @ApiResponse({ status: 503, description: 'The event store is unavailable; retry', schema: ERROR_SCHEMA })
   @HttpCode(202)
   @Header('Content-Type', 'text/plain; charset=utf-8')
