@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeyRing, addKeyToDataDir, followKeyFile, hashKey, sameDigest } from './api-keys';
@@ -97,6 +98,38 @@ describe('KeyRing', () => {
       expect(second.createdKey).toBeUndefined();
       expect(second.ring.authenticate(`API-Key ${first.createdKey}`)).toBe('development');
       expect(second.ring.authenticate('API-Key vb_other')).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('makes one development key when several processes start on one new data directory at once', async () => {
+    const built = join(__dirname, '../../../dist/libs/platform/src/api-keys.js');
+    if (!existsSync(built)) throw new Error(`${built} is missing: run "npm run build" (npm test does it first)`);
+    const dir = mkdtempSync(join(tmpdir(), 'visitorbase-keys-race-'));
+    try {
+      // Each process waits for the same moment, then opens the key ring of the empty directory.
+      const start = Date.now() + 500;
+      const script = `
+        const { KeyRing } = require(${JSON.stringify(built)});
+        while (Date.now() < ${start}) {}
+        const { ring, createdKey } = KeyRing.fromDataDir(${JSON.stringify(dir)});
+        process.stdout.write(JSON.stringify({ createdKey, ring: ring.digests.map((d) => d.sha256) }));`;
+      const outcomes = await Promise.all(
+        Array.from({ length: 6 }, () => {
+          const child = spawn(process.execPath, ['-e', script]);
+          let out = '';
+          child.stdout.on('data', (chunk) => (out += chunk));
+          child.stderr.on('data', (chunk) => (out += chunk));
+          return new Promise<{ createdKey?: string; ring: string[] }>((resolve, reject) =>
+            child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(out)))),
+          );
+        }),
+      );
+      const created = outcomes.flatMap((o) => (o.createdKey === undefined ? [] : [o.createdKey]));
+      expect(created).toHaveLength(1);
+      for (const outcome of outcomes) expect(outcome.ring).toEqual([hashKey(created[0])]);
+      expect(readdirSync(dir)).toEqual(['api-keys.json']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,5 +1,5 @@
 import { createHash, hash, randomBytes } from 'node:crypto';
-import { Stats, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { Stats, existsSync, linkSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isEnvironmentName } from '@visitorbase/users/domain';
@@ -112,12 +112,21 @@ export class KeyRing {
     const file = join(dataDir, KEY_FILE);
     if (existsSync(file)) return { ring: new KeyRing(readKeyFile(file).keys) };
     const key = generateKey();
+    const keys = [{ environment: 'development', sha256: hashKey(key) }];
     mkdirSync(dataDir, { recursive: true });
-    writeFileSync(file, JSON.stringify({ keys: [{ environment: 'development', sha256: hashKey(key) }] }, null, 2) + '\n', {
-      mode: 0o600,
-      flag: 'wx',
-    });
-    return { ring: new KeyRing([{ environment: 'development', sha256: hashKey(key) }]), createdKey: key };
+    // Written beside, then linked into place: several processes starting on one data directory
+    // (replicas sharing a volume) see no file or a whole one, and only one of them makes the key.
+    const partial = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    writeFileSync(partial, JSON.stringify({ keys }, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+    try {
+      linkSync(partial, file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      return { ring: new KeyRing(readKeyFile(file).keys) };
+    } finally {
+      unlinkSync(partial);
+    }
+    return { ring: new KeyRing(keys), createdKey: key };
   }
 }
 
