@@ -14,7 +14,7 @@ event a line: environment, userId, stream, revision, position, type, data
 
 Options:
   --env NAME            only this environment
-  --user ID             only this visitor (with --env: reads its stream alone)
+  --user ID             only this visitor (with --env and without --follow: reads its stream alone)
   --type TYPE           only events of this type (UserUpserted, EventTracked)
   --since TIME          recorded at or after TIME (milliseconds or ISO 8601)
   --until TIME          recorded before TIME (milliseconds or ISO 8601)
