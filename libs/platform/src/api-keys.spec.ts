@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeyRing, addKeyToDataDir, followKeyFile, hashKey, sameDigest } from './api-keys';
@@ -103,33 +103,63 @@ describe('KeyRing', () => {
     }
   });
 
-  it('makes one development key when several processes start on one new data directory at once', async () => {
+  describe('several processes at once on one data directory', () => {
     const built = join(__dirname, '../../../dist/libs/platform/src/api-keys.js');
-    if (!existsSync(built)) throw new Error(`${built} is missing: run "npm run build" (npm test does it first)`);
-    const dir = mkdtempSync(join(tmpdir(), 'visitorbase-keys-race-'));
-    try {
-      // Each process waits for the same moment, then opens the key ring of the empty directory.
+    let dir: string;
+    beforeEach(() => {
+      if (!existsSync(built)) throw new Error(`${built} is missing: run "npm run build" (npm test does it first)`);
+      dir = mkdtempSync(join(tmpdir(), 'visitorbase-keys-race-'));
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    /** Runs `body` in `count` processes that each wait for the same moment first; resolves to what each printed, parsed. */
+    const race = <T>(count: number, body: string): Promise<T[]> => {
       const start = Date.now() + 500;
-      const script = `
-        const { KeyRing } = require(${JSON.stringify(built)});
+      const script = `const keys = require(${JSON.stringify(built)}); const dir = ${JSON.stringify(dir)};
         while (Date.now() < ${start}) {}
-        const { ring, createdKey } = KeyRing.fromDataDir(${JSON.stringify(dir)});
-        process.stdout.write(JSON.stringify({ createdKey, ring: ring.digests.map((d) => d.sha256) }));`;
-      const outcomes = await Promise.all(
-        Array.from({ length: 6 }, () => {
+        ${body}`;
+      return Promise.all(
+        Array.from({ length: count }, () => {
           const child = spawn(process.execPath, ['-e', script]);
           let out = '';
           child.stdout.on('data', (chunk) => (out += chunk));
           child.stderr.on('data', (chunk) => (out += chunk));
-          return new Promise<{ createdKey?: string; ring: string[] }>((resolve, reject) =>
-            child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(out)))),
-          );
+          return new Promise<T>((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(out)))));
         }),
+      );
+    };
+
+    it('makes one development key when several start on a new data directory', async () => {
+      const outcomes = await race<{ createdKey?: string; ring: string[] }>(
+        6,
+        `const { ring, createdKey } = keys.KeyRing.fromDataDir(dir);
+         process.stdout.write(JSON.stringify({ createdKey, ring: ring.digests.map((d) => d.sha256) }));`,
       );
       const created = outcomes.flatMap((o) => (o.createdKey === undefined ? [] : [o.createdKey]));
       expect(created).toHaveLength(1);
       for (const outcome of outcomes) expect(outcome.ring).toEqual([hashKey(created[0])]);
       expect(readdirSync(dir)).toEqual(['api-keys.json']);
+    });
+
+    it('keeps every key when several "keys create" run at once', async () => {
+      const made = await race<string>(6, `process.stdout.write(JSON.stringify(keys.addKeyToDataDir(dir, 'production').key));`);
+      const { ring } = KeyRing.fromDataDir(dir);
+      for (const key of made) expect(ring.authenticate(`API-Key ${key}`)).toBe('production');
+      expect(JSON.parse(readFileSync(join(dir, 'api-keys.json'), 'utf8')).keys).toHaveLength(6);
+      expect(readdirSync(dir)).toEqual(['api-keys.json']);
+    });
+  });
+
+  it('takes over the lock of a "keys create" that died holding it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'visitorbase-keys-stale-'));
+    try {
+      const lock = join(dir, 'api-keys.json.lock');
+      mkdirSync(lock);
+      const longAgo = new Date(Date.now() - 60_000);
+      utimesSync(lock, longAgo, longAgo);
+      const { key } = addKeyToDataDir(dir, 'production');
+      expect(KeyRing.fromDataDir(dir).ring.authenticate(`API-Key ${key}`)).toBe('production');
+      expect(existsSync(lock)).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,5 +1,5 @@
 import { createHash, hash, randomBytes } from 'node:crypto';
-import { Stats, existsSync, linkSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { Stats, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isEnvironmentName } from '@visitorbase/users/domain';
@@ -235,13 +235,51 @@ export function addKeyToDataDir(dataDir: string, environment: string): { key: st
     throw new ConfigError(`environment names are 1 to 64 letters, digits and _, got ${JSON.stringify(environment)}`);
   }
   const file = join(dataDir, KEY_FILE);
-  const keys: StoredKey[] = existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { keys?: StoredKey[] }).keys ?? []) : [];
-  const key = generateKey();
-  keys.push({ environment, sha256: hashKey(key) });
   mkdirSync(dataDir, { recursive: true });
-  // Written beside, then renamed: a service starting meanwhile reads the old file or the new one, never half.
-  const partial = `${file}.${process.pid}.tmp`;
-  writeFileSync(partial, JSON.stringify({ keys }, null, 2) + '\n', { mode: 0o600 });
-  renameSync(partial, file);
+  const key = generateKey();
+  // Read, add and write under a lock: two runs at once would each write their own copy, and one key would be lost.
+  withKeyFileLock(file, () => {
+    const keys: StoredKey[] = existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { keys?: StoredKey[] }).keys ?? []) : [];
+    keys.push({ environment, sha256: hashKey(key) });
+    // Written beside, then renamed: a service reading meanwhile reads the old file or the new one, never half.
+    const partial = `${file}.${process.pid}.tmp`;
+    writeFileSync(partial, JSON.stringify({ keys }, null, 2) + '\n', { mode: 0o600 });
+    renameSync(partial, file);
+  });
   return { key, file };
+}
+
+const LOCK_WAIT_MS = 10_000;
+/** A lock this old was left by a run that died: writing the file takes milliseconds. */
+const STALE_LOCK_MS = 30_000;
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Runs `work` holding `<file>.lock`, a directory (made atomically, or not at
+ * all), waiting up to 10 s for another holder. A lock left by a run that
+ * died is taken over once 30 s old.
+ */
+function withKeyFileLock(file: string, work: () => void): void {
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const since = statSync(lock, { throwIfNoEntry: false })?.mtimeMs;
+    if (since !== undefined && Date.now() - since > STALE_LOCK_MS) {
+      rmSync(lock, { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new ConfigError(`${lock} is held by another "keys create"; if none is running, remove it`);
+    Atomics.wait(SLEEPER, 0, 0, 10);
+  }
+  try {
+    work();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
