@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KeyRing, addKeyToDataDir, followKeyFile, hashKey, sameDigest } from './api-keys';
+import Database from 'better-sqlite3';
+import { KeyRing, addKeyToDataDir, followKeyFile, hashKey, sameDigest, withKeyFileLock } from './api-keys';
 import { ConfigError } from './config';
 
 describe('KeyRing', () => {
@@ -103,66 +104,148 @@ describe('KeyRing', () => {
     }
   });
 
-  describe('several processes at once on one data directory', () => {
+  describe('several processes on one data directory', () => {
     const built = join(__dirname, '../../../dist/libs/platform/src/api-keys.js');
     let dir: string;
+    let file: string;
     beforeEach(() => {
       if (!existsSync(built)) throw new Error(`${built} is missing: run "npm run build" (npm test does it first)`);
       dir = mkdtempSync(join(tmpdir(), 'visitorbase-keys-race-'));
+      file = join(dir, 'api-keys.json');
     });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-    /** Runs `body` in `count` processes that each wait for the same moment first; resolves to what each printed, parsed. */
-    const race = <T>(count: number, body: string): Promise<T[]> => {
-      const start = Date.now() + 500;
+    interface Child {
+      /** Resolves once the child has printed `text`. */
+      readonly printed: (text: string) => Promise<void>;
+      /** What the child printed after "ready", parsed, once it exited 0. */
+      readonly result: Promise<unknown>;
+      readonly exited: () => boolean;
+      readonly kill: () => void;
+    }
+
+    /**
+     * Runs `body` in a new process where `keys` is the built module and `dir`
+     * the data directory. It prints "ready" once loaded, then waits for the
+     * file `go` to appear if one is named.
+     */
+    const child = (body: string, go?: string): Child => {
+      const wait = go === undefined ? '' : `while (!require('node:fs').existsSync(${JSON.stringify(go)})) {}`;
       const script = `const keys = require(${JSON.stringify(built)}); const dir = ${JSON.stringify(dir)};
-        while (Date.now() < ${start}) {}
+        process.stdout.write('ready\\n'); ${wait}
         ${body}`;
-      return Promise.all(
-        Array.from({ length: count }, () => {
-          const child = spawn(process.execPath, ['-e', script]);
-          let out = '';
-          child.stdout.on('data', (chunk) => (out += chunk));
-          child.stderr.on('data', (chunk) => (out += chunk));
-          return new Promise<T>((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(out)))));
+      const proc = spawn(process.execPath, ['-e', script]);
+      let out = '';
+      let err = '';
+      let exited = false;
+      const waiters: Array<() => void> = [];
+      proc.stdout.on('data', (chunk) => {
+        out += chunk;
+        for (const waiter of waiters) waiter();
+      });
+      proc.stderr.on('data', (chunk) => (err += chunk));
+      const result = new Promise<unknown>((resolve, reject) =>
+        proc.once('exit', (code) => {
+          exited = true;
+          if (code !== 0) reject(new Error(`exit ${code}: ${err}`));
+          else resolve(JSON.parse(out.slice('ready\n'.length)));
         }),
       );
+      const printed = (text: string) =>
+        new Promise<void>((resolve) => {
+          const check = () => out.includes(text) && resolve();
+          waiters.push(check);
+          check();
+        });
+      return { printed, result, exited: () => exited, kill: () => proc.kill('SIGKILL') };
     };
 
-    it('makes one development key when several start on a new data directory', async () => {
-      const outcomes = await race<{ createdKey?: string; ring: string[] }>(
-        6,
-        `const { ring, createdKey } = keys.KeyRing.fromDataDir(dir);
-         process.stdout.write(JSON.stringify({ createdKey, ring: ring.digests.map((d) => d.sha256) }));`,
-      );
+    /** Starts `count` children, lets them all go at once when every one has loaded, and resolves to their results. */
+    const race = async (count: number, body: string): Promise<unknown[]> => {
+      const go = join(dir, 'go');
+      const children = Array.from({ length: count }, () => child(body, go));
+      await Promise.all(children.map((c) => c.printed('ready\n')));
+      writeFileSync(go, '');
+      const results = await Promise.all(children.map((c) => c.result));
+      rmSync(go);
+      return results;
+    };
+
+    /** Holds the key file's lock from this process until the returned function is called. */
+    const holdLock = (): (() => void) => {
+      const lock = new Database(`${file}.lock`);
+      lock.exec('BEGIN IMMEDIATE');
+      return () => {
+        if (!lock.open) return;
+        lock.exec('COMMIT');
+        lock.close();
+      };
+    };
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const firstStart = `const { ring, createdKey } = keys.KeyRing.fromDataDir(dir);
+      process.stdout.write(JSON.stringify({ createdKey, ring: ring.digests.map((d) => d.sha256) }));`;
+    const keysCreate = `process.stdout.write(JSON.stringify(keys.addKeyToDataDir(dir, 'production').key));`;
+
+    it('makes one development key when several start on a new data directory at once', async () => {
+      const outcomes = (await race(6, firstStart)) as Array<{ createdKey?: string; ring: string[] }>;
       const created = outcomes.flatMap((o) => (o.createdKey === undefined ? [] : [o.createdKey]));
       expect(created).toHaveLength(1);
       for (const outcome of outcomes) expect(outcome.ring).toEqual([hashKey(created[0])]);
-      expect(readdirSync(dir)).toEqual(['api-keys.json']);
     });
 
     it('keeps every key when several "keys create" run at once', async () => {
-      const made = await race<string>(6, `process.stdout.write(JSON.stringify(keys.addKeyToDataDir(dir, 'production').key));`);
+      const made = (await race(6, keysCreate)) as string[];
       const { ring } = KeyRing.fromDataDir(dir);
       for (const key of made) expect(ring.authenticate(`API-Key ${key}`)).toBe('production');
-      expect(JSON.parse(readFileSync(join(dir, 'api-keys.json'), 'utf8')).keys).toHaveLength(6);
-      expect(readdirSync(dir)).toEqual(['api-keys.json']);
+      expect(JSON.parse(readFileSync(file, 'utf8')).keys).toHaveLength(6);
+      expect(readdirSync(dir).sort()).toEqual(['api-keys.json', 'api-keys.json.lock']);
     });
-  });
 
-  it('takes over the lock of a "keys create" that died holding it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'visitorbase-keys-stale-'));
-    try {
-      const lock = join(dir, 'api-keys.json.lock');
-      mkdirSync(lock);
-      const longAgo = new Date(Date.now() - 60_000);
-      utimesSync(lock, longAgo, longAgo);
+    it('a process starting while another makes the first key waits, then reads that key', async () => {
+      const release = holdLock();
+      try {
+        const late = child(firstStart);
+        await late.printed('ready\n');
+        await pause(300);
+        expect(late.exited()).toBe(false);
+        // What the holder of the lock writes is what the waiting process finds.
+        writeFileSync(file, JSON.stringify({ keys: [{ environment: 'development', sha256: hashKey('FIRST') }] }));
+        release();
+        expect(await late.result).toEqual({ ring: [hashKey('FIRST')] });
+      } finally {
+        release();
+      }
+    });
+
+    it('"keys create" waits for the lock, and says so when it waits too long', async () => {
+      const release = holdLock();
+      try {
+        expect(() => withKeyFileLock(file, () => undefined, 100)).toThrow(/is being changed by another process/);
+        const waiting = child(keysCreate);
+        await waiting.printed('ready\n');
+        await pause(300);
+        expect(waiting.exited()).toBe(false);
+        release();
+        const key = (await waiting.result) as string;
+        expect(KeyRing.fromDataDir(dir).ring.authenticate(`API-Key ${key}`)).toBe('production');
+      } finally {
+        release();
+      }
+    });
+
+    it('is not held up by a process that died holding the lock', async () => {
+      const holder = child(`const Database = require('better-sqlite3');
+        const lock = new Database(dir + '/api-keys.json.lock');
+        lock.exec('BEGIN IMMEDIATE');
+        process.stdout.write('held');
+        setInterval(() => undefined, 1000);`);
+      await holder.printed('held');
+      expect(() => withKeyFileLock(file, () => undefined, 100)).toThrow(/is being changed by another process/);
+      holder.kill();
+      await expect(holder.result).rejects.toThrow(/exit null/);
       const { key } = addKeyToDataDir(dir, 'production');
       expect(KeyRing.fromDataDir(dir).ring.authenticate(`API-Key ${key}`)).toBe('production');
-      expect(existsSync(lock)).toBe(false);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   describe('following the key file', () => {

@@ -1,5 +1,6 @@
 import { createHash, hash, randomBytes } from 'node:crypto';
-import { Stats, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { Stats, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isEnvironmentName } from '@visitorbase/users/domain';
@@ -111,22 +112,16 @@ export class KeyRing {
   static fromDataDir(dataDir: string): { ring: KeyRing; createdKey?: string } {
     const file = join(dataDir, KEY_FILE);
     if (existsSync(file)) return { ring: new KeyRing(readKeyFile(file).keys) };
-    const key = generateKey();
-    const keys = [{ environment: 'development', sha256: hashKey(key) }];
     mkdirSync(dataDir, { recursive: true });
-    // Written beside, then linked into place: several processes starting on one data directory
-    // (replicas sharing a volume) see no file or a whole one, and only one of them makes the key.
-    const partial = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    writeFileSync(partial, JSON.stringify({ keys }, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
-    try {
-      linkSync(partial, file);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      return { ring: new KeyRing(readKeyFile(file).keys) };
-    } finally {
-      unlinkSync(partial);
-    }
-    return { ring: new KeyRing(keys), createdKey: key };
+    // Under the lock, and looked for again: of several processes starting on one new data
+    // directory (replicas sharing a volume), one makes the key and the others read it.
+    return withKeyFileLock(file, () => {
+      if (existsSync(file)) return { ring: new KeyRing(readKeyFile(file).keys) };
+      const key = generateKey();
+      const keys = [{ environment: 'development', sha256: hashKey(key) }];
+      writeKeyFile(file, keys);
+      return { ring: new KeyRing(keys), createdKey: key };
+    });
   }
 }
 
@@ -237,49 +232,45 @@ export function addKeyToDataDir(dataDir: string, environment: string): { key: st
   const file = join(dataDir, KEY_FILE);
   mkdirSync(dataDir, { recursive: true });
   const key = generateKey();
-  // Read, add and write under a lock: two runs at once would each write their own copy, and one key would be lost.
+  // Read, add and write under the lock: two runs at once would each write their own copy, and one key would be lost.
   withKeyFileLock(file, () => {
     const keys: StoredKey[] = existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { keys?: StoredKey[] }).keys ?? []) : [];
     keys.push({ environment, sha256: hashKey(key) });
-    // Written beside, then renamed: a service reading meanwhile reads the old file or the new one, never half.
-    const partial = `${file}.${process.pid}.tmp`;
-    writeFileSync(partial, JSON.stringify({ keys }, null, 2) + '\n', { mode: 0o600 });
-    renameSync(partial, file);
+    writeKeyFile(file, keys);
   });
   return { key, file };
 }
 
+/** Written beside, then renamed into place: a process reading meanwhile reads the old file or the new one, never half. */
+function writeKeyFile(file: string, keys: readonly StoredKey[]): void {
+  const partial = `${file}.${process.pid}.tmp`;
+  writeFileSync(partial, JSON.stringify({ keys }, null, 2) + '\n', { mode: 0o600 });
+  renameSync(partial, file);
+}
+
 const LOCK_WAIT_MS = 10_000;
-/** A lock this old was left by a run that died: writing the file takes milliseconds. */
-const STALE_LOCK_MS = 30_000;
-const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
 
 /**
- * Runs `work` holding `<file>.lock`, a directory (made atomically, or not at
- * all), waiting up to 10 s for another holder. A lock left by a run that
- * died is taken over once 30 s old.
+ * Runs `work` holding the write lock of `<file>.lock`, an SQLite file kept
+ * for nothing else, and waits up to 10 s for another holder. The lock is an
+ * operating-system lock on that file: it is let go when its holder exits or
+ * dies, so none is ever left behind, and nothing depends on clocks.
  */
-function withKeyFileLock(file: string, work: () => void): void {
-  const lock = `${file}.lock`;
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const since = statSync(lock, { throwIfNoEntry: false })?.mtimeMs;
-    if (since !== undefined && Date.now() - since > STALE_LOCK_MS) {
-      rmSync(lock, { recursive: true, force: true });
-      continue;
-    }
-    if (Date.now() > deadline) throw new ConfigError(`${lock} is held by another "keys create"; if none is running, remove it`);
-    Atomics.wait(SLEEPER, 0, 0, 10);
-  }
+export function withKeyFileLock<T>(file: string, work: () => T, waitMs = LOCK_WAIT_MS): T {
+  const lock = new Database(`${file}.lock`, { timeout: waitMs });
   try {
-    work();
+    try {
+      lock.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+      throw new ConfigError(`${file} is being changed by another process (its lock ${file}.lock was held for ${waitMs / 1000} s); try again`);
+    }
+    try {
+      return work();
+    } finally {
+      lock.exec('COMMIT');
+    }
   } finally {
-    rmSync(lock, { recursive: true, force: true });
+    lock.close();
   }
 }
