@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -113,10 +113,16 @@ describe('KeyRing', () => {
       dir = mkdtempSync(join(tmpdir(), 'visitorbase-keys-race-'));
       file = join(dir, 'api-keys.json');
     });
-    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+    // Every child is killed after its test, whatever happened: none is left spinning or waiting.
+    let children: Child[] = [];
+    afterEach(() => {
+      for (const c of children) c.kill();
+      children = [];
+      rmSync(dir, { recursive: true, force: true });
+    });
 
     interface Child {
-      /** Resolves once the child has printed `text`. */
+      /** Resolves once the child has printed `text`; rejects if it exits first. */
       readonly printed: (text: string) => Promise<void>;
       /** What the child printed after "ready", parsed, once it exited 0. */
       readonly result: Promise<unknown>;
@@ -130,7 +136,9 @@ describe('KeyRing', () => {
      * file `go` to appear if one is named.
      */
     const child = (body: string, go?: string): Child => {
-      const wait = go === undefined ? '' : `while (!require('node:fs').existsSync(${JSON.stringify(go)})) {}`;
+      // The barrier polls every millisecond rather than spinning, so that six children waiting do not starve the rest.
+      const wait =
+        go === undefined ? '' : `while (!require('node:fs').existsSync(${JSON.stringify(go)})) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);`;
       const script = `const keys = require(${JSON.stringify(built)}); const dir = ${JSON.stringify(dir)};
         process.stdout.write('ready\\n'); ${wait}
         ${body}`;
@@ -147,17 +155,38 @@ describe('KeyRing', () => {
       const result = new Promise<unknown>((resolve, reject) =>
         proc.once('exit', (code) => {
           exited = true;
-          if (code !== 0) reject(new Error(`exit ${code}: ${err}`));
-          else resolve(JSON.parse(out.slice('ready\n'.length)));
+          if (code !== 0) return reject(new Error(`exit ${code}: ${err}`));
+          try {
+            resolve(JSON.parse(out.slice('ready\n'.length)));
+          } catch (error) {
+            reject(error);
+          }
         }),
       );
+      // Handled here too: a child killed after a failed test leaves no unhandled rejection behind.
+      result.catch(() => undefined);
       const printed = (text: string) =>
-        new Promise<void>((resolve) => {
-          const check = () => out.includes(text) && resolve();
+        new Promise<void>((resolve, reject) => {
+          const check = () => {
+            if (out.includes(text)) resolve();
+            else if (exited) reject(new Error(`the child exited before printing ${JSON.stringify(text)}: ${err}`));
+          };
           waiters.push(check);
           check();
         });
-      return { printed, result, exited: () => exited, kill: () => proc.kill('SIGKILL') };
+      proc.once('exit', () => {
+        for (const waiter of waiters) waiter();
+      });
+      const made: Child = {
+        printed,
+        result,
+        exited: () => exited,
+        kill: () => {
+          if (!exited) proc.kill('SIGKILL');
+        },
+      };
+      children.push(made);
+      return made;
     };
 
     /** Starts `count` children, lets them all go at once when every one has loaded, and resolves to their results. */
@@ -191,6 +220,7 @@ describe('KeyRing', () => {
       const created = outcomes.flatMap((o) => (o.createdKey === undefined ? [] : [o.createdKey]));
       expect(created).toHaveLength(1);
       for (const outcome of outcomes) expect(outcome.ring).toEqual([hashKey(created[0])]);
+      expect(readdirSync(dir).sort()).toEqual(['api-keys.json', 'api-keys.json.lock']);
     });
 
     it('keeps every key when several "keys create" run at once', async () => {
@@ -233,6 +263,12 @@ describe('KeyRing', () => {
       }
     });
 
+    it('names the lock when it cannot be opened', () => {
+      mkdirSync(`${file}.lock`);
+      expect(() => addKeyToDataDir(dir, 'production')).toThrow(/cannot open the lock .*api-keys\.json\.lock/);
+      expect(existsSync(file)).toBe(false);
+    });
+
     it('is not held up by a process that died holding the lock', async () => {
       const holder = child(`const Database = require('better-sqlite3');
         const lock = new Database(dir + '/api-keys.json.lock');
@@ -243,6 +279,7 @@ describe('KeyRing', () => {
       expect(() => withKeyFileLock(file, () => undefined, 100)).toThrow(/is being changed by another process/);
       holder.kill();
       await expect(holder.result).rejects.toThrow(/exit null/);
+      expect(holder.exited()).toBe(true);
       const { key } = addKeyToDataDir(dir, 'production');
       expect(KeyRing.fromDataDir(dir).ring.authenticate(`API-Key ${key}`)).toBe('production');
     });

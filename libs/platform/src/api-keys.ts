@@ -1,6 +1,6 @@
 import { createHash, hash, randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { Stats, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { Stats, accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isEnvironmentName } from '@visitorbase/users/domain';
@@ -254,23 +254,32 @@ const LOCK_WAIT_MS = 10_000;
  * Runs `work` holding the write lock of `<file>.lock`, an SQLite file kept
  * for nothing else, and waits up to 10 s for another holder. The lock is an
  * operating-system lock on that file: it is let go when its holder exits or
- * dies, so none is ever left behind, and nothing depends on clocks.
+ * dies, so none is ever left behind, and nothing depends on clocks. (Like
+ * every SQLite lock, it is only as good as the file system's locks: sound on
+ * local disks, not on some network file systems.)
  */
 export function withKeyFileLock<T>(file: string, work: () => T, waitMs = LOCK_WAIT_MS): T {
-  const lock = new Database(`${file}.lock`, { timeout: waitMs });
+  const path = `${file}.lock`;
+  let lock: Database.Database;
+  try {
+    // SQLite would quietly open a file it cannot write read-only, and BEGIN IMMEDIATE would then
+    // take no write lock at all. (Checked without opening the file: closing a descriptor of it
+    // would let go of every lock this process holds on it.)
+    if (existsSync(path)) accessSync(path, constants.W_OK);
+    lock = new Database(path, { timeout: waitMs });
+  } catch (error) {
+    throw new ConfigError(`cannot open the lock ${path} of ${file}: ${(error as Error).message}`);
+  }
   try {
     try {
       lock.exec('BEGIN IMMEDIATE');
     } catch (error) {
-      if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
-      throw new ConfigError(`${file} is being changed by another process (its lock ${file}.lock was held for ${waitMs / 1000} s); try again`);
+      if (!String((error as { code?: string }).code).startsWith('SQLITE_BUSY')) throw error;
+      throw new ConfigError(`${file} is being changed by another process (its lock ${path} was held for ${waitMs / 1000} s); try again`);
     }
-    try {
-      return work();
-    } finally {
-      lock.exec('COMMIT');
-    }
+    return work();
   } finally {
+    // Closing ends the transaction, which wrote nothing, and lets the lock go.
     lock.close();
   }
 }
