@@ -127,13 +127,24 @@ async function rounds(phase, runReference, runService) {
   return { refs, svcs, mid, ratio };
 }
 
+/** CPU per request of rounds: the medians, and the median of the rounds' ratios (reference / service, as higher is better). */
+function cpuRow(what, { refs, svcs, mid, ratio }) {
+  row(what, us(mid(svcs, (r) => r.cpuUsPerRequest)), us(mid(refs, (r) => r.cpuUsPerRequest)), x(1 / ratio((r) => r.cpuUsPerRequest)), '', undefined);
+}
+
+/** The highest resident set of any round, for each server. */
+function rssRow(what, { refs, svcs }) {
+  const peak = (runs) => `${f0(Math.max(...runs.map((r) => r.peakRssMb)))} MB`;
+  row(what, peak(svcs), peak(refs), '', '', undefined);
+}
+
 async function ingest() {
   const postSpec = { kind: 'post', visitors: P.ingestVisitors, events: 3, attributes: 3, userPrefix: 'i' };
   const profileDir = join(work, 'profile');
   let stored = 0;
   let accepted = 0;
   let durable = true;
-  const { refs, svcs, mid, ratio } = await rounds(
+  const measured = await rounds(
     'ingest',
     () => withServer('reference', REFERENCE, {}, (s) => load(s, postSpec)),
     async (round) => {
@@ -154,18 +165,12 @@ async function ingest() {
       return svc;
     },
   );
+  const { refs, svcs, mid, ratio } = measured;
   const rps = mid(svcs, (r) => r.rps);
   const throughput = ratio((r) => r.rps);
   const p99 = ratio((r) => r.latencyMs.p99);
   row('1. Ingest throughput, POST 3 events + 3 attributes (req/s)', f0(rps), f0(mid(refs, (r) => r.rps)), x(throughput), '>= 0.6x', throughput >= 0.6);
-  row(
-    '1. Ingest CPU per request (all threads; lower is better)',
-    us(mid(svcs, (r) => r.cpuUsPerRequest)),
-    us(mid(refs, (r) => r.cpuUsPerRequest)),
-    x(1 / ratio((r) => r.cpuUsPerRequest)),
-    '',
-    undefined,
-  );
+  cpuRow('1. Ingest CPU per request (all threads; lower is better)', measured);
   row('1. Ingest latency p50', ms(mid(svcs, (r) => r.latencyMs.p50)), ms(mid(refs, (r) => r.latencyMs.p50)), x(ratio((r) => r.latencyMs.p50)), '', undefined);
   row('1. Ingest latency p99', ms(mid(svcs, (r) => r.latencyMs.p99)), ms(mid(refs, (r) => r.latencyMs.p99)), x(p99), '<= 3x', p99 <= 3);
   row(
@@ -176,7 +181,7 @@ async function ingest() {
     'all',
     durable,
   );
-  row('1. Peak RSS during ingest', `${f0(Math.max(...svcs.map((r) => r.peakRssMb)))} MB`, `${f0(Math.max(...refs.map((r) => r.peakRssMb)))} MB`, '', '', undefined);
+  rssRow('1. Peak RSS during ingest', measured);
   if (PROFILE) {
     // One profile per thread, named CPU.<date>.<time>.<pid>.<thread>.<n>: thread 0 serves requests; the
     // others are the projector and the WAL checkpointers.
@@ -196,7 +201,7 @@ async function read() {
   const seeded = await runJson('seed.js', ['profiles', dataDir, String(P.readVisitors)]);
   log(`read: seeded in ${f1(seeded.seconds)} s`);
   const getSpec = { kind: 'get-random', visitors: P.readVisitors, userPrefix: 'r' };
-  const { refs, svcs, mid, ratio } = await rounds(
+  const measured = await rounds(
     'read',
     () => withServer('reference', REFERENCE, {}, (s) => load(s, getSpec)),
     async (round) => {
@@ -205,6 +210,7 @@ async function read() {
       return svc;
     },
   );
+  const { refs, svcs, mid, ratio } = measured;
   const throughput = ratio((r) => r.rps);
   row(
     `2. Read throughput, GET of 20 events + 20 attributes among ${f0(P.readVisitors)} (req/s)`,
@@ -214,16 +220,9 @@ async function read() {
     '>= 0.7x',
     throughput >= 0.7,
   );
-  row(
-    '2. Read CPU per request (all threads; lower is better)',
-    us(mid(svcs, (r) => r.cpuUsPerRequest)),
-    us(mid(refs, (r) => r.cpuUsPerRequest)),
-    x(1 / ratio((r) => r.cpuUsPerRequest)),
-    '',
-    undefined,
-  );
+  cpuRow('2. Read CPU per request (all threads; lower is better)', measured);
   row('2. Read latency p99', ms(mid(svcs, (r) => r.latencyMs.p99)), ms(mid(refs, (r) => r.latencyMs.p99)), x(ratio((r) => r.latencyMs.p99)), '', undefined);
-  row('2. Peak RSS during reads', `${f0(Math.max(...svcs.map((r) => r.peakRssMb)))} MB`, `${f0(Math.max(...refs.map((r) => r.peakRssMb)))} MB`, '', '', undefined);
+  rssRow('2. Peak RSS during reads', measured);
   return seeded;
 }
 
