@@ -244,6 +244,7 @@ async function lag(ingestRps) {
   row(`3. Read-after-write lag p50 (ingest at ${f0(loadResult.rps)} req/s, ${probes.probes} probes)`, ms(probes.lagMs.p50), '', '', '<= 5 ms', probes.lagMs.p50 <= 5);
   row('3. Read-after-write lag p99', ms(probes.lagMs.p99), '', '', '<= 25 ms', probes.lagMs.p99 <= 25);
   row('3. Read-after-write lag max; share visible on the first GET', `${ms(probes.lagMs.max)}; ${(probes.visibleOnFirstGet * 100).toFixed(0)}%`, '', '', '', undefined);
+  row('3. Of which the GET that found the write, its own round trip: p50 / p99', `${ms(probes.lastGetMs.p50)} / ${ms(probes.lastGetMs.p99)}`, '', '', '', undefined);
   row('3. Peak RSS during lag', `${f0(svc.peakRssMb)} MB`, '', '', '', undefined);
 }
 
