@@ -111,12 +111,13 @@ export class KeyRing {
    */
   static fromDataDir(dataDir: string): { ring: KeyRing; createdKey?: string } {
     const file = join(dataDir, KEY_FILE);
-    if (existsSync(file)) return { ring: new KeyRing(readKeyFile(file).keys) };
+    const existing = () => ({ ring: new KeyRing(readKeyFile(file).keys) });
+    if (existsSync(file)) return existing();
     mkdirSync(dataDir, { recursive: true });
     // Under the lock, and looked for again: of several processes starting on one new data
     // directory (replicas sharing a volume), one makes the key and the others read it.
     return withKeyFileLock(file, () => {
-      if (existsSync(file)) return { ring: new KeyRing(readKeyFile(file).keys) };
+      if (existsSync(file)) return existing();
       const key = generateKey();
       const keys = [{ environment: 'development', sha256: hashKey(key) }];
       writeKeyFile(file, keys);
