@@ -7,6 +7,8 @@ export const VALIDATOR_OPTIONS: ValidatorOptions = {
   whitelist: true,
   forbidNonWhitelisted: true,
   forbidUnknownValues: true,
+  // One message per property: the first of its rules that fails, in the order they run.
+  stopAtFirstError: true,
   validationError: { target: false, value: false },
 };
 
@@ -32,10 +34,19 @@ export class StrictBodyPipe implements PipeTransform {
     const problems: string[] = [];
     const instance = toInstance(type as new () => object, value, problems);
     if (problems.length === 0 && passesCompiledRules(instance)) return instance;
-    problems.push(...messages(validateSync(instance, VALIDATOR_OPTIONS)));
-    if (problems.length > 0) throw new BadRequestException(problems);
+    for (const message of messages(validateSync(instance, VALIDATOR_OPTIONS))) problems.push(message);
+    if (problems.length > 0) throw new BadRequestException(listed(problems));
     return instance;
   }
+}
+
+/** Most problems a 400 lists; past it, one line says how many more there were. */
+export const MAX_LISTED_PROBLEMS = 100;
+
+function listed(problems: string[]): string[] {
+  if (problems.length <= MAX_LISTED_PROBLEMS) return problems;
+  const more = problems.length - MAX_LISTED_PROBLEMS;
+  return [...problems.slice(0, MAX_LISTED_PROBLEMS), `and ${more} more ${more === 1 ? 'problem' : 'problems'} not listed`];
 }
 
 /**
@@ -53,7 +64,7 @@ export function messages(errors: readonly ValidationError[], parentPath = ''): s
       const lines = constraint === ValidationTypes.WHITELIST ? [`property ${propertyLabel(error.property)} should not exist`] : message.split('\n');
       for (const line of lines) out.push(parentPath ? `${parentPath}.${line}` : line);
     }
-    if (error.children?.length) out.push(...messages(error.children, path));
+    if (error.children?.length) for (const message of messages(error.children, path)) out.push(message);
   }
   return out;
 }

@@ -1,6 +1,4 @@
 import {
-  ArrayMaxSize,
-  IsArray,
   IsInt,
   IsNotEmpty,
   IsOptional,
@@ -15,33 +13,37 @@ import { AttributeValue } from '../../domain/events';
 import { LIMITS } from '../../domain/limits';
 import { IsAttributeMap } from './attribute-map.validator';
 
+/*
+ * The rules of each property run from the bottom up, and a 400 names the first
+ * that fails (`stopAtFirstError`): the most basic rule sits lowest, so that a
+ * missing userId is "should not be empty" rather than "must be shorter than".
+ */
+
 export class TrackedEventDto {
+  @IsCleanText()
+  @MaxLength(LIMITS.eventNameLength)
   @IsString()
   @IsNotEmpty()
-  @MaxLength(LIMITS.eventNameLength)
-  @IsCleanText()
   event!: string;
 
   /** Milliseconds since the epoch; defaults to when the request was received. */
   @IsOptional()
-  @IsInt()
-  @Min(0)
   @Max(LIMITS.maxTimestamp)
+  @Min(0)
+  @IsInt()
   timestamp?: number | null;
 }
 
 /** Body of POST /v2/users. Absent and `null` optional fields mean the same. */
 export class UpsertUserDto {
+  @IsCleanText()
+  @MaxLength(LIMITS.userIdLength)
   @IsString()
   @IsNotEmpty()
-  @MaxLength(LIMITS.userIdLength)
-  @IsCleanText()
   userId!: string;
 
   @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(LIMITS.eventsPerRequest)
-  @NestedEach(() => TrackedEventDto, '{"event": string, "timestamp": integer milliseconds}')
+  @NestedEach(() => TrackedEventDto, '{"event": string, "timestamp": integer milliseconds}', LIMITS.eventsPerRequest)
   events?: TrackedEventDto[] | null;
 
   @IsOptional()
@@ -49,8 +51,8 @@ export class UpsertUserDto {
   attributes?: Record<string, AttributeValue> | null;
 
   @IsOptional()
-  @IsString()
-  @MaxLength(LIMITS.emailLength)
   @IsWellFormedEmail()
+  @MaxLength(LIMITS.emailLength)
+  @IsString()
   emailAddress?: string | null;
 }
