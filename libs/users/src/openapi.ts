@@ -86,6 +86,9 @@ export const ERROR_SCHEMA = {
   properties: {
     statusCode: { type: 'integer' },
     error: { type: 'string' },
-    message: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+    message: {
+      description: 'a list of problems for a 400; one sentence for any other status',
+      oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+    },
   },
 };

@@ -1,8 +1,11 @@
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
+import { DATA_ANSWER_HEADERS } from './security-headers.hook';
 
 type ClientError = Error & { code?: string };
 type ServerSocket = Socket & { _httpMessage?: { headersSent?: boolean } };
+
+const SECURITY_HEADERS = DATA_ANSWER_HEADERS.map(([name, value]) => `${name}: ${value}\r\n`).join('');
 
 /**
  * Answers bytes that are not an HTTP request Node can parse (headers over
@@ -10,7 +13,7 @@ type ServerSocket = Socket & { _httpMessage?: { headersSent?: boolean } };
  * Fastify's default answer, this one says `Connection: close`: the socket is
  * destroyed right after, and a keep-alive client that was not told so would
  * send its next request on it and see that request fail too. The body has
- * the API's error shape.
+ * the API's error shape, and the headers every other answer has.
  */
 export function clientErrorHandler(error: ClientError, socket: ServerSocket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
@@ -22,14 +25,14 @@ export function clientErrorHandler(error: ClientError, socket: ServerSocket): vo
         : [400, 'The request is not well-formed HTTP'];
   // Once an answer to this connection has begun, nothing more can be written on it.
   if (socket.writable && !socket._httpMessage?.headersSent) {
-    const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message });
+    const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message: status === 400 ? [message] : message });
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
         'Connection: close\r\n' +
         'Content-Type: application/json; charset=utf-8\r\n' +
         `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-        'X-Content-Type-Options: nosniff\r\n' +
-        'Cache-Control: no-store\r\n\r\n' +
+        SECURITY_HEADERS +
+        '\r\n' +
         body,
     );
   }

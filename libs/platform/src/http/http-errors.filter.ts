@@ -58,9 +58,11 @@ function unavailableStore(exception: unknown): string | undefined {
 }
 
 function send(reply: FastifyReply, status: number, message: unknown): void {
+  // A 400 always lists its problems, one or many, so that a client reads `message` one way.
+  const said = status === HttpStatus.BAD_REQUEST && !Array.isArray(message) ? [message] : message;
   // The route may already have set another content type (POST answers text/plain).
   void reply
     .code(status)
     .type(JSON_TYPE)
-    .send(JSON.stringify({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message }));
+    .send(JSON.stringify({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: said }));
 }

@@ -3,6 +3,16 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 /** The restrictive policy of a response that is data, never a page to render. */
 const DATA_CSP = "default-src 'none'; frame-ancestors 'none'";
 
+/** Every header an answer that is data carries, as `[name, value]`: also for answers written by hand. */
+export const DATA_ANSWER_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ['x-content-type-options', 'nosniff'],
+  ['x-frame-options', 'DENY'],
+  ['referrer-policy', 'no-referrer'],
+  ['cross-origin-resource-policy', 'same-origin'],
+  ['cache-control', 'no-store'],
+  ['content-security-policy', DATA_CSP],
+];
+
 /**
  * Headers that keep a browser from reinterpreting, framing or caching what
  * the API answers. Answers hold visitor data, so nothing is cached unless a
@@ -11,15 +21,14 @@ const DATA_CSP = "default-src 'none'; frame-ancestors 'none'";
  * policy is for data only.
  */
 export function setSecurityHeaders(reply: FastifyReply): void {
-  reply.header('x-content-type-options', 'nosniff');
-  reply.header('x-frame-options', 'DENY');
-  reply.header('referrer-policy', 'no-referrer');
-  reply.header('cross-origin-resource-policy', 'same-origin');
   reply.removeHeader('x-powered-by');
-  if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
-  const type = String(reply.getHeader('content-type') ?? '');
-  if (!type.startsWith('text/html') && !reply.hasHeader('content-security-policy')) {
-    reply.header('content-security-policy', DATA_CSP);
+  const page = String(reply.getHeader('content-type') ?? '').startsWith('text/html');
+  for (const [name, value] of DATA_ANSWER_HEADERS) {
+    // A route's own cache or content policy stands; a page keeps its scripts and styles.
+    if (name === 'cache-control' || name === 'content-security-policy') {
+      if (reply.hasHeader(name) || (page && name === 'content-security-policy')) continue;
+    }
+    reply.header(name, value);
   }
 }
 
