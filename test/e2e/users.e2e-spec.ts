@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import request from 'supertest';
 import { EVENT_STORE, EventStore } from '@visitorbase/event-store';
 import { DEV_KEY, PROD_KEY, RunningApp, startApp, tempDataDir, useApp } from './support';
@@ -141,6 +142,11 @@ describe('v2 Users API over HTTP', () => {
     for (const userId of ['utf8-a', 'utf8-b', 'utf8-c', 'utf8-d', 'utf8-e']) expect((await get(userId)).body.attributes.name).toBe(name);
   });
 
+  it('takes a body whose Content-Encoding is identity, as if none were named', async () => {
+    const res = await postBytes('application/json', Buffer.from('{"userId":"identity"}')).set('Content-Encoding', 'Identity');
+    expect(res.status).toBe(202);
+  });
+
   describe('rejections change nothing', () => {
     let before: Awaited<ReturnType<typeof head>>;
     beforeEach(async () => {
@@ -195,6 +201,24 @@ describe('v2 Users API over HTTP', () => {
         const res = await app.http.post('/v2/users').set(dev).set('Content-Type', type).send('userId=u');
         expect(res.status).toBe(415);
         expect(res.body).toEqual(expect.objectContaining({ statusCode: 415, error: 'Unsupported Media Type' }));
+      }
+    });
+
+    it('415 for a compressed body, or any Content-Encoding but identity, rather than reading its bytes as JSON', async () => {
+      const json = JSON.stringify({ userId: 'encoded' });
+      for (const [coding, bytes] of [
+        ['gzip', gzipSync(json)],
+        ['gzip', Buffer.from(json)], // labelled compressed, sent plain: still not taken
+        ['br', Buffer.from(json)],
+        ['deflate, gzip', Buffer.from(json)],
+      ] as const) {
+        const res = await postBytes('application/json', bytes).set('Content-Encoding', coding);
+        expect(res.status).toBe(415);
+        expect(res.body).toEqual({
+          statusCode: 415,
+          error: 'Unsupported Media Type',
+          message: `Content-Encoding ${JSON.stringify(coding)} is not supported: send the JSON body uncompressed`,
+        });
       }
     });
 
