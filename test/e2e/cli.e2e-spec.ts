@@ -134,6 +134,35 @@ describe('the visitorbase command line', () => {
     expect(bad.stderr).toContain('--since must be milliseconds since the epoch or an ISO 8601 time');
   });
 
+  it('says so when a replay is interrupted, exits 130, and names the position to resume from', async () => {
+    const all = cli(data.dir, 'replay').stdout;
+    const child = spawn(process.execPath, [CLI, 'replay'], { env: { PATH: process.env.PATH, DATA_DIR: data.dir } });
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // Not read yet: the replay fills the pipe and waits for it to drain, part-way through the log.
+    await new Promise((resolve) => child.stdout.once('readable', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    child.kill('SIGTERM');
+    let stdout = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    expect(await exited).toBe(130);
+    const said = /^replay interrupted after (\d+) events; resume with --from-position (\S+)$/m.exec(stderr);
+    expect(said).not.toBeNull();
+    const got = lines(stdout);
+    expect(got.length).toBe(Number(said![1]));
+    expect(got.length).toBeLessThan(lines(all).length);
+    expect(got[got.length - 1].position).toBe(said![2]);
+    // What was written, then the rest from the position named, is the whole log.
+    expect(stdout + cli(data.dir, 'replay', '--from-position', said![2]).stdout).toBe(all);
+  });
+
+  it('reports a file it cannot write as an error, without a stack trace', () => {
+    const out = cli(data.dir, 'replay', '--out', join(data.dir, 'no-such-dir', 'out.ndjson'));
+    expect(out.status).toBe(1);
+    expect(out.stderr).toMatch(/^visitorbase: ENOENT: no such file or directory, open '.*no-such-dir.*out\.ndjson'\n$/);
+  });
+
   it('follows new events as they are appended, until interrupted', async () => {
     const last = lines(cli(data.dir, 'replay').stdout).pop();
     const child = spawn(process.execPath, [CLI, 'replay', '--follow', '--env', 'development', '--from-position', last.position], {

@@ -1,5 +1,5 @@
-import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { open } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { EventStore, Position } from '@visitorbase/event-store';
 import { isEnvironmentName, parseReplayFilter, replayEvents } from '@visitorbase/users';
@@ -60,35 +60,61 @@ export async function replay(args: string[], store: () => Promise<EventStore>): 
   if (values.env !== undefined && !isEnvironmentName(values.env)) problems.push('--env must be letters, digits and _');
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
 
-  const events = await store();
+  // The file is opened before anything is read: a path that cannot be written is an error at once.
+  const file = values.out === undefined ? undefined : await open(values.out, 'w');
+  const events = await store().catch(async (error: unknown) => {
+    await file?.close();
+    throw error;
+  });
   const abort = new AbortController();
-  const stop = () => abort.abort();
+  const aborted = new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
+  let interrupted = false;
+  let failure: Error | undefined;
+  const stop = () => {
+    interrupted = true;
+    abort.abort();
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const out = values.out ? createWriteStream(values.out) : process.stdout;
-  // A reader that goes away (`| head`) ends the replay quietly.
+  const out = file ? file.createWriteStream() : process.stdout;
   out.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') stop();
-    else throw error;
+    // A reader that goes away (`| head`) ends the replay quietly; any other failure (a full disk) is reported.
+    if (error.code !== 'EPIPE') failure ??= error;
+    abort.abort();
   });
   const head = values.follow ? undefined : await events.headPosition();
   const progress = new Progress('replay');
   let count = 0;
+  let last: string | undefined;
   try {
     for await (const line of replayEvents(events, { ...filter, environment: values.env, follow: values.follow, signal: abort.signal })) {
-      if (!out.write(`${JSON.stringify(line)}\n`)) await Promise.race([once(out, 'drain'), once(abort.signal, 'abort')]);
       if (abort.signal.aborted) break;
+      const drained = out.write(`${JSON.stringify(line)}\n`);
       count += 1;
+      last = line.position;
       progress.update(count, fraction(line.position, head));
+      if (!drained) await Promise.race([once(out, 'drain'), aborted]);
     }
   } finally {
     progress.done();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    if (out !== process.stdout) await new Promise<void>((resolve) => out.end(resolve));
+    if (out !== process.stdout && !out.destroyed) await new Promise<void>((resolve) => out.end(resolve));
     await events.close();
   }
-  process.stderr.write(`replay: ${count} events${values.out ? ` written to ${values.out}` : ''}\n`);
+  if (failure) throw new Error(`writing ${values.out ?? 'stdout'} failed after ${countOf(count)}: ${failure.message}`);
+  const written = `${countOf(count)}${values.out ? ` written to ${values.out}` : ''}`;
+  if (interrupted && !values.follow) {
+    // Stopped before the end of what was asked: say so, and where to pick up.
+    process.stderr.write(`replay interrupted after ${written}${last ? `; resume with --from-position ${last}` : ''}\n`);
+    process.exitCode = 130;
+    return;
+  }
+  process.stderr.write(`replay: ${written}\n`);
+}
+
+function countOf(count: number): string {
+  return `${count} ${count === 1 ? 'event' : 'events'}`;
 }
 
 function fraction(position: string, head: Position | undefined): number | undefined {
