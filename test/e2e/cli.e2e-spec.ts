@@ -157,6 +157,19 @@ describe('the visitorbase command line', () => {
     expect(stdout + cli(data.dir, 'replay', '--from-position', said![2]).stdout).toBe(all);
   });
 
+  it('refuses a data directory without an event store rather than making empty stores in it', () => {
+    const typo = join(data.dir, 'no-such-data-dir');
+    for (const args of [['replay'], ['projections', 'status'], ['projections', 'rebuild', '--dry-run'], ['projections', 'rebuild']]) {
+      const out = cli(typo, ...args);
+      expect({ args, status: out.status, stderr: out.stderr }).toEqual({
+        args,
+        status: 1,
+        stderr: `visitorbase: no event store in ${typo} (no events.sqlite): set DATA_DIR to the service's data directory\n`,
+      });
+    }
+    expect(existsSync(typo)).toBe(false);
+  });
+
   it('reports a file it cannot write as an error, without a stack trace', () => {
     const out = cli(data.dir, 'replay', '--out', join(data.dir, 'no-such-dir', 'out.ndjson'));
     expect(out.status).toBe(1);

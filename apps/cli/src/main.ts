@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { ConfigError, loadConfig, openEventStore, openReadModel } from '@visitorbase/platform';
+import { ConfigError, loadConfig, openEventStore, openReadModel, requireExistingEventStore } from '@visitorbase/platform';
 import { PinoNestLogger, createLogger } from '@visitorbase/platform/observability/logging';
 import { UsageError } from './cli-error';
 import { keys } from './commands/keys';
@@ -26,7 +26,12 @@ async function main(argv: string[]): Promise<void> {
   const config = loadConfig();
   // Diagnostics go to stderr as JSON, warnings and worse unless LOG_LEVEL says otherwise: stdout is for data.
   Logger.overrideLogger(new PinoNestLogger(createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn', 2)));
-  const stores = { config, events: () => openEventStore(config), readModel: () => openReadModel(config) };
+  // The commands read what a service wrote: a data directory without an event store is a mistake, not an empty log.
+  const existing = <T>(open: () => Promise<T>) => async () => {
+    requireExistingEventStore(config);
+    return open();
+  };
+  const stores = { config, events: existing(() => openEventStore(config)), readModel: existing(() => openReadModel(config)) };
   switch (command) {
     case 'replay':
       return replay(args, stores.events);

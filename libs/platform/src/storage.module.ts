@@ -1,11 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamicModule, Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { EVENT_STORE, EventStore, SqliteEventStore } from '@visitorbase/event-store';
 import { EventStoreDbEventStore } from '@visitorbase/event-store/eventstoredb';
 import { READ_MODEL, ReadModel, SqliteReadModel } from '@visitorbase/read-model';
 import { MongoReadModel } from '@visitorbase/read-model/mongodb';
-import { AppConfig, redactUrl } from './config';
+import { AppConfig, ConfigError, redactUrl } from './config';
 
 export const EVENT_STORE_FILE = 'events.sqlite';
 export const READ_MODEL_FILE = 'read-model.sqlite';
@@ -64,6 +64,19 @@ export interface OpenOptions {
 
 /** How the Nest applications (the service, the projector) open their stores. */
 const SERVING: OpenOptions = { serving: true };
+
+/**
+ * For tools that read what a service wrote (the CLI): an embedded event store
+ * must already be in the data directory. Opened anyway, a mistyped DATA_DIR
+ * would be made into new, empty stores, and a replay of it would say 0 events.
+ */
+export function requireExistingEventStore(config: AppConfig): void {
+  if ((config.eventStore ?? { kind: 'sqlite' }).kind !== 'sqlite') return;
+  const file = join(config.dataDir, EVENT_STORE_FILE);
+  if (!existsSync(file)) {
+    throw new ConfigError(`no event store in ${config.dataDir} (no ${EVENT_STORE_FILE}): set DATA_DIR to the service's data directory`);
+  }
+}
 
 /** The event store the configuration selects, opened; for processes without Nest (the CLI). */
 export async function openEventStore(config: AppConfig, options: OpenOptions = {}): Promise<EventStore> {
