@@ -98,6 +98,15 @@ describe('GET /v2/events', () => {
         'limit must be a positive integer',
       ]),
     );
+    // What would match nothing by mistake is refused too: a misspelt type, a day that does not exist.
+    const mistaken = await app.http.get('/v2/events?type=eventtracked&until=2026-02-30&since=2026-11-31T00:00:00Z').set(dev);
+    expect(mistaken.status).toBe(400);
+    expect(mistaken.body.message).toEqual([
+      'type must be UserUpserted or EventTracked',
+      'since must be milliseconds since the epoch or an ISO 8601 time',
+      'until must be milliseconds since the epoch or an ISO 8601 time',
+    ]);
+    expect((await app.http.get('/v2/events?since=2024-02-29&type=UserUpserted').set(dev)).status).toBe(200);
     const inherited = await app.http.get('/v2/events?constructor=x&toString=1').set(dev);
     expect(inherited.status).toBe(400);
     expect(inherited.body.message).toEqual(['query parameter constructor is not supported', 'query parameter toString is not supported']);

@@ -1,5 +1,6 @@
 import { EventStore, Position, RecordedEvent, comparePositions, formatPosition, parsePosition } from '@visitorbase/event-store';
 import { VISITOR_STREAM_PREFIX, parseVisitorStream, visitorStream } from '../../domain/visitor-stream';
+import { EVENT_TRACKED, USER_UPSERTED, isVisitorEventType } from '../../domain/events';
 
 /** Which events a replay yields. Every filter is optional; they combine with AND. */
 export interface ReplayFilter {
@@ -88,7 +89,12 @@ function matches(line: ReplayLine, event: RecordedEvent, filter: ReplayFilter): 
 /** Milliseconds since the epoch, or an ISO 8601 time; undefined when neither. */
 export function parseTime(text: string): number | undefined {
   if (/^\d{1,16}$/.test(text)) return Number(text);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text)) return undefined;
+  const day = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
+  if (!day) return undefined;
+  // Date.parse rolls a day that does not exist over into the next month (2026-02-30 is 2 March).
+  const [year, month, date] = [Number(day[1]), Number(day[2]), Number(day[3])];
+  const calendar = new Date(Date.UTC(year, month - 1, date));
+  if (calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== date) return undefined;
   const ms = Date.parse(text);
   return Number.isNaN(ms) ? undefined : ms;
 }
@@ -125,8 +131,10 @@ export function parseReplayFilter(text: ReplayQueryText, names: Record<keyof Rep
     limit = /^\d{1,9}$/.test(text.limit) ? Number(text.limit) : NaN;
     if (!Number.isInteger(limit) || limit < 1) problems.push(`${names.limit} must be a positive integer`);
   }
-  for (const key of ['userId', 'type'] as const) {
-    if (text[key] === '') problems.push(`${names[key]} must not be empty`);
+  if (text.userId === '') problems.push(`${names.userId} must not be empty`);
+  // A misspelt type would match nothing, and look like an empty log.
+  if (text.type !== undefined && !isVisitorEventType(text.type)) {
+    problems.push(`${names.type} must be ${USER_UPSERTED} or ${EVENT_TRACKED}`);
   }
   return {
     filter: {
