@@ -265,7 +265,9 @@ describe('the visitorbase command line', () => {
     expect(file).not.toContain(key);
     expect(JSON.parse(file).keys).toEqual([expect.objectContaining({ environment: 'staging' })]);
     expect(cli(data.dir, 'keys', 'create').status).toBe(2);
-    expect(cli(data.dir, 'keys', 'create', '--env', 'bad-env').status).toBe(1);
+    // A mistake in how the command was called, like a missing --env: exit 2.
+    const bad = cli(data.dir, 'keys', 'create', '--env', 'bad-env');
+    expect([bad.status, bad.stderr]).toEqual([2, 'visitorbase: --env must be 1 to 64 letters, digits and _, got "bad-env"\n']);
   });
 
   it('makes a key that a running service without API_KEYS accepts, with no restart', async () => {

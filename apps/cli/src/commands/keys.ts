@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { addKeyToDataDir } from '@visitorbase/platform';
+import { isEnvironmentName } from '@visitorbase/users';
 import { UsageError } from '../cli-error';
 
 export const KEYS_USAGE = `Usage: visitorbase keys create --env NAME
@@ -28,6 +29,9 @@ export async function keys(args: string[], dataDir: string): Promise<void> {
     return;
   }
   if (!values.env) throw new UsageError(`--env NAME is required\n\n${KEYS_USAGE}`);
+  if (!isEnvironmentName(values.env)) {
+    throw new UsageError(`--env must be 1 to 64 letters, digits and _, got ${JSON.stringify(values.env)}`);
+  }
   const { key, file } = addKeyToDataDir(dataDir, values.env);
   process.stdout.write(
     `A new API key for environment "${values.env}". It is shown only this once:\n\n` +
