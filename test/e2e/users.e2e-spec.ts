@@ -1,6 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import request from 'supertest';
 import { EVENT_STORE, EventStore } from '@visitorbase/event-store';
+import { UpsertUserCommand, UpsertUserDto, consistencyToken, idempotentEventId, requestDigest, upsertEvents, visitorStream } from '@visitorbase/users';
 import { DEV_KEY, PROD_KEY, RunningApp, startApp, tempDataDir, useApp } from './support';
 
 const auth = (key: string) => ({ Authorization: `API-Key ${key}` });
@@ -336,6 +337,28 @@ describe('Idempotency-Key', () => {
     await post(body).expect(202);
     await app.running.caughtUp();
     expect((await app.http.get('/v2/users/retry').set(dev)).body.events).toEqual([{ event: 'Paid', count: 6, createdAt: 5, updatedAt: 6 }]);
+  });
+
+  it('takes a retry whose attributes come in another order as the same request', async () => {
+    const first = await post({ userId: 'reordered', attributes: { b: 2, a: 1, '10': 'x', z: true } }, 'order-44').expect(202);
+    const retry = await post({ attributes: { z: true, a: 1, '10': 'x', b: 2 }, userId: 'reordered' }, 'order-44').expect(202);
+    expect(retry.headers['x-consistency-token']).toBe(first.headers['x-consistency-token']);
+    await post({ userId: 'reordered', attributes: { b: 2, a: 1, '10': 'x', z: false } }, 'order-44').expect(409);
+  });
+
+  it('still answers a retry of a request stored when attributes were digested in the order sent', async () => {
+    // As an earlier version stored it: the digest of the attributes in the order they came.
+    const body = Object.assign(new UpsertUserDto(), { userId: 'digested-before', attributes: { b: 2, a: 1 } });
+    const command = new UpsertUserCommand('development', body, Date.now(), 'order-45');
+    const store = app.running.app.get<EventStore>(EVENT_STORE);
+    const ids = [0].map((i) => idempotentEventId('development', 'digested-before', 'order-45', i));
+    const stored = await store.append(visitorStream({ environment: 'development', userId: 'digested-before' }), upsertEvents(command, () => ids.shift()!, 'as-sent'), 'any');
+    expect(requestDigest(command, 'as-sent')).not.toBe(requestDigest(command));
+    const head = await store.headPosition();
+    const retry = await post({ userId: 'digested-before', attributes: { b: 2, a: 1 } }, 'order-45').expect(202);
+    expect(retry.headers['x-consistency-token']).toBe(consistencyToken(stored.position));
+    expect(await store.headPosition()).toEqual(head);
+    await post({ userId: 'digested-before', attributes: { b: 2, a: 3 } }, 'order-45').expect(409);
   });
 
   it('keeps the same key of different visitors apart', async () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
-import { AppendResult, EVENT_STORE, EventStore, NewEvent, newEventId } from '@visitorbase/event-store';
+import { AppendResult, EVENT_STORE, EventIdConflictError, EventStore, NewEvent, newEventId } from '@visitorbase/event-store';
 import { EVENT_TRACKED, EventTrackedData, USER_UPSERTED, UserUpsertedData } from '../../domain/events';
 import { idempotentEventId } from '../../domain/visitor-id';
 import { visitorStream } from '../../domain/visitor-stream';
@@ -19,15 +19,27 @@ function eventIds(command: UpsertUserCommand): () => string {
 /**
  * What a request asked for, apart from when it arrived: a retry has the same
  * digest, another request under the same Idempotency-Key a different one.
+ * Attributes are a JSON object, whose members have no order: a retry that
+ * sends them in another order is the same request, so they are digested in
+ * the order of their names. (A request whose attributes came in that order
+ * has the digest it had before names were sorted.)
  */
-function requestDigest(command: UpsertUserCommand): string {
+export function requestDigest(command: UpsertUserCommand, attributeOrder: AttributeOrder = 'sorted'): string {
   const { userId, attributes, emailAddress, events } = command.body;
-  const asked = [userId, attributes ?? {}, emailAddress ?? null, (events ?? []).map((e) => [e.event, e.timestamp ?? null])];
+  const given = attributes ?? {};
+  const ordered = attributeOrder === 'sorted' ? Object.fromEntries(Object.keys(given).sort().map((name) => [name, given[name]])) : given;
+  const asked = [userId, ordered, emailAddress ?? null, (events ?? []).map((e) => [e.event, e.timestamp ?? null])];
   return createHash('sha256').update(JSON.stringify(asked)).digest('base64url');
 }
 
+type AttributeOrder = 'sorted' | 'as-sent';
+
 /** Turns a validated upsert into events for the visitor's stream. Pure but for random ids. */
-export function upsertEvents(command: UpsertUserCommand, newId: () => string = eventIds(command)): NewEvent[] {
+export function upsertEvents(
+  command: UpsertUserCommand,
+  newId: () => string = eventIds(command),
+  attributeOrder: AttributeOrder = 'sorted',
+): NewEvent[] {
   const { userId, attributes, emailAddress, events } = command.body;
   const upserted: UserUpsertedData = {
     userId,
@@ -38,7 +50,7 @@ export function upsertEvents(command: UpsertUserCommand, newId: () => string = e
   const metadata =
     command.idempotencyKey === undefined
       ? { environment: command.environment }
-      : { environment: command.environment, request: requestDigest(command) };
+      : { environment: command.environment, request: requestDigest(command, attributeOrder) };
   return [
     { id: newId(), type: USER_UPSERTED, data: upserted, metadata },
     ...(events ?? []).map((item): NewEvent => {
@@ -63,9 +75,19 @@ export class UpsertUserHandler implements ICommandHandler<UpsertUserCommand, App
   async execute(command: UpsertUserCommand): Promise<AppendResult> {
     const stream = visitorStream({ environment: command.environment, userId: command.body.userId });
     const events = upsertEvents(command);
-    const result = await this.store.append(stream, events, 'any');
+    const result = await this.store.append(stream, events, 'any').catch((error: unknown) => this.asDigestedBefore(command, stream, error));
     this.metrics.eventsAppended.inc({ type: USER_UPSERTED });
     if (events.length > 1) this.metrics.eventsAppended.inc({ type: EVENT_TRACKED }, events.length - 1);
     return result;
+  }
+
+  /**
+   * A retry of a request stored while attributes were digested in the order
+   * they were sent: when that order was not sorted, the digests differ, and
+   * the retry is tried once more under the old one.
+   */
+  private async asDigestedBefore(command: UpsertUserCommand, stream: string, error: unknown): Promise<AppendResult> {
+    if (!(error instanceof EventIdConflictError) || requestDigest(command, 'as-sent') === requestDigest(command)) throw error;
+    return this.store.append(stream, upsertEvents(command, eventIds(command), 'as-sent'), 'any');
   }
 }
