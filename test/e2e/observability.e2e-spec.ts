@@ -31,7 +31,16 @@ describe('health and metrics', () => {
   });
 
   it('exposes requests, latency, appended events and the projection in Prometheus format', async () => {
-    await app.http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send('{"userId":"m","events":[{"event":"a"},{"event":"b"}]}').expect(202);
+    // Sent twice under one Idempotency-Key: stored once, and its events counted once.
+    for (let i = 0; i < 2; i++) {
+      await app.http
+        .post('/v2/users')
+        .set(dev)
+        .set('Content-Type', 'application/json')
+        .set('Idempotency-Key', 'metrics-1')
+        .send('{"userId":"m","events":[{"event":"a"},{"event":"b"}]}')
+        .expect(202);
+    }
     await app.http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send('{"userId":""}').expect(400);
     await app.running.caughtUp();
     await app.http.get('/v2/users/m').set(dev).expect(200);
@@ -39,7 +48,7 @@ describe('health and metrics', () => {
     const res = await app.http.get('/metrics').expect(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     const metrics = res.text;
-    expect(metrics).toContain('visitorbase_http_requests_total{route="/v2/users",method="POST",status="202"} 1');
+    expect(metrics).toContain('visitorbase_http_requests_total{route="/v2/users",method="POST",status="202"} 2');
     expect(metrics).toContain('visitorbase_http_requests_total{route="/v2/users",method="POST",status="400"} 1');
     expect(metrics).toContain('visitorbase_http_requests_total{route="/v2/users/:userId",method="GET",status="200"} 2');
     expect(metrics).toContain('visitorbase_http_request_duration_seconds_count{route="/v2/users/:userId",method="GET"} 2');

@@ -36,6 +36,12 @@ export interface AppendResult {
   readonly nextRevision: number;
   /** Global position of the last event written. */
   readonly position: Position;
+  /**
+   * True when these events (by their ids) were stored by an earlier append,
+   * and nothing was written this time. The SQLite store tells; EventStoreDB
+   * does not report it, and its answers leave it out.
+   */
+  readonly replayed?: boolean;
 }
 
 export class WrongExpectedRevisionError extends Error {

@@ -100,6 +100,19 @@ describe('SqliteEventStore reads', () => {
     }
   });
 
+  it('says of a retried append, and only of it, that it was stored before', async () => {
+    const store = new SqliteEventStore(join(dir, 'replayed.sqlite'));
+    try {
+      const events = [{ id: 'r-0', type: 'T', data: {} }, { id: 'r-1', type: 'T', data: {} }];
+      const first = await store.append('replayed-a', events, 'any');
+      const retry = await store.append('replayed-a', events, 'any');
+      expect([first.replayed, retry.replayed]).toEqual([undefined, true]);
+      expect(retry.position).toEqual(first.position);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('gives each event of an append the metadata it carries', async () => {
     const store = new SqliteEventStore(join(dir, 'metadata.sqlite'));
     try {

@@ -241,7 +241,7 @@ export class SqliteEventStore implements EventStore {
     if (!same) {
       throw new EventIdConflictError(item.stream);
     }
-    return { nextRevision: last.revision, position: position(BigInt(last.position)) };
+    return { nextRevision: last.revision, position: position(BigInt(last.position)), replayed: true };
   }
 
   async *readStream(stream: string, options: { fromRevision?: number } = {}): AsyncIterable<RecordedEvent> {

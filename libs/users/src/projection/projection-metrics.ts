@@ -20,7 +20,7 @@ export class UsersMetrics {
   ) {
     this.eventsAppended = new Counter({
       name: 'visitorbase_events_appended_total',
-      help: 'Events appended to the event store by this process, by type',
+      help: 'Events appended to the event store by this process, by type; a retry the store recognised is not counted again',
       labelNames: ['type'] as const,
       registers: [registry],
     });

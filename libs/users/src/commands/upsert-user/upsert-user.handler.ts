@@ -76,8 +76,11 @@ export class UpsertUserHandler implements ICommandHandler<UpsertUserCommand, App
     const stream = visitorStream({ environment: command.environment, userId: command.body.userId });
     const events = upsertEvents(command);
     const result = await this.store.append(stream, events, 'any').catch((error: unknown) => this.asDigestedBefore(command, stream, error));
-    this.metrics.eventsAppended.inc({ type: USER_UPSERTED });
-    if (events.length > 1) this.metrics.eventsAppended.inc({ type: EVENT_TRACKED }, events.length - 1);
+    // A retry the store recognised wrote nothing: counted once, when it was first stored.
+    if (!result.replayed) {
+      this.metrics.eventsAppended.inc({ type: USER_UPSERTED });
+      if (events.length > 1) this.metrics.eventsAppended.inc({ type: EVENT_TRACKED }, events.length - 1);
+    }
     return result;
   }
 
