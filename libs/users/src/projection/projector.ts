@@ -83,9 +83,11 @@ export class Projector extends ProjectionRunner {
     let resubscribing = false;
     while (!signal.aborted) {
       let reason: string;
+      let following: number | undefined;
       try {
         // Follow one version of the read model: a rebuild may switch to another at any time.
         const { active } = await this.readModel.versions();
+        following = active;
         const target = this.readModel.version(active);
         const after = await target.getCheckpoint();
         this.lastApplied = after;
@@ -115,6 +117,14 @@ export class Projector extends ProjectionRunner {
         reason = 'the subscription ended';
       } catch (error) {
         if (signal.aborted) break;
+        // Reads moved on while this loop waited for a page: a second rebuild may even have dropped
+        // the version it followed, and the page failed on that. A switch, then, not a failure.
+        const switchedTo = following === undefined ? undefined : await this.switchedFrom(following).catch(() => undefined);
+        if (switchedTo !== undefined) {
+          this.logger.log(`read model switched from version ${following} to ${switchedTo}`);
+          resubscribing = true;
+          continue;
+        }
         reason = `projection failed (${(error as Error).message})`;
       }
       this.logger.warn(`${reason}; resubscribing from ${describe(this.lastApplied)} in ${backoff} ms`);
