@@ -44,7 +44,11 @@ export const UPSERT_BODY_SCHEMA = {
       maxProperties: LIMITS.attributesPerRequest,
       description: '{attributeName: attributeValue}. attributeValue must be a string, int, or bool',
       additionalProperties: {
-        oneOf: [{ type: 'string', maxLength: LIMITS.attributeStringLength }, { type: 'integer' }, { type: 'boolean' }],
+        oneOf: [
+          { type: 'string', maxLength: LIMITS.attributeStringLength },
+          { type: 'integer', minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER },
+          { type: 'boolean' },
+        ],
       },
     },
     emailAddress: { type: 'string', format: 'email', maxLength: LIMITS.emailLength, description: 'Email address for this visitor.' },

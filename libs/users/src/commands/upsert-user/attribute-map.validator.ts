@@ -1,5 +1,5 @@
 import { ValidationArguments, ValidationOptions, registerDecorator } from 'class-validator';
-import { isCleanText } from '@visitorbase/platform/validation/text';
+import { hasAtMostCharacters, isCleanText } from '@visitorbase/platform/validation/text';
 import { LIMITS } from '../../domain/limits';
 
 const SIMPLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -9,9 +9,21 @@ function label(property: string, name: string): string {
 }
 
 function isAttributeValue(value: unknown): boolean {
-  if (typeof value === 'string') return value.length <= LIMITS.attributeStringLength && isCleanText(value);
+  if (typeof value === 'string') return hasAtMostCharacters(value, LIMITS.attributeStringLength) && isCleanText(value);
   if (typeof value === 'number') return Number.isSafeInteger(value);
   return typeof value === 'boolean';
+}
+
+/** Why a value that is not an attribute value is not one. */
+function valueProblem(value: unknown): string {
+  if (typeof value === 'string') {
+    return `must be at most ${LIMITS.attributeStringLength} characters of well-formed Unicode text without NUL characters`;
+  }
+  if (typeof value === 'number' && Number.isInteger(value)) {
+    // Past 2^53 a JSON number no longer holds every integer: 2^53 + 1 would be read as 2^53.
+    return `must be an integer from -${Number.MAX_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER}`;
+  }
+  return 'must be a string, an integer or a boolean';
 }
 
 /** Every problem of an attributes object, one message each; empty when valid. */
@@ -26,18 +38,12 @@ export function attributeMapProblems(value: unknown, property = 'attributes'): s
   }
   for (const name of names) {
     if (name.length === 0) problems.push(`${property} must not have an empty attribute name`);
-    else if (name.length > LIMITS.attributeNameLength)
+    else if (!hasAtMostCharacters(name, LIMITS.attributeNameLength))
       problems.push(`${property} name ${JSON.stringify(name.slice(0, 40) + '…')} is longer than ${LIMITS.attributeNameLength} characters`);
     else if (!isCleanText(name)) problems.push(`${property} names must be well-formed Unicode text without NUL characters`);
     else {
       const v = (value as Record<string, unknown>)[name];
-      if (!isAttributeValue(v)) {
-        problems.push(
-          typeof v === 'string'
-            ? `${label(property, name)} must be at most ${LIMITS.attributeStringLength} characters of well-formed Unicode text without NUL characters`
-            : `${label(property, name)} must be a string, an integer or a boolean`,
-        );
-      }
+      if (!isAttributeValue(v)) problems.push(`${label(property, name)} ${valueProblem(v)}`);
     }
     if (problems.length >= 50) {
       problems.push(`${property}: more problems not listed`);

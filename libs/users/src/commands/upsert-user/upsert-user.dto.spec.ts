@@ -42,7 +42,7 @@ describe('POST /v2/users body rules', () => {
     expect(rejected({ userId: null })).toEqual(['userId should not be empty']);
     expect(rejected({ userId: '' })).toEqual(['userId should not be empty']);
     expect(rejected({ userId: 42 })).toEqual(['userId must be a string']);
-    expect(rejected({ userId: 'x'.repeat(513) })).toEqual(['userId must be shorter than or equal to 512 characters']);
+    expect(rejected({ userId: 'x'.repeat(513) })).toEqual(['userId must be at most 512 characters']);
     expect(validate({ userId: 'x'.repeat(512) }).ok).toBe(true);
     expect(validate({ userId: '🙂'.repeat(512) }).ok).toBe(true);
   });
@@ -63,7 +63,7 @@ describe('POST /v2/users body rules', () => {
     expect(messages).toEqual(
       expect.arrayContaining([
         'events.1.event should not be empty',
-        'events.2.event must be shorter than or equal to 255 characters',
+        'events.2.event must be at most 255 characters',
         'events.3.event should not be empty',
         'events.4.timestamp must be an integer number',
         'events.5.timestamp must not be less than 0',
@@ -131,9 +131,20 @@ describe('POST /v2/users body rules', () => {
       'attributes.n must be a string, an integer or a boolean',
       'attributes.a must be a string, an integer or a boolean',
       'attributes.o must be a string, an integer or a boolean',
-      'attributes.big must be a string, an integer or a boolean',
+      'attributes.big must be an integer from -9007199254740991 to 9007199254740991',
       'attributes["a.b"] must be a string, an integer or a boolean',
     ]);
+  });
+
+  it('counts characters as code points in every limit, an emoji as one', () => {
+    const emoji = '😀';
+    expect(validate({ userId: emoji.repeat(512), events: [{ event: emoji.repeat(255) }], attributes: { [emoji.repeat(255)]: emoji.repeat(4096) } }).ok).toBe(true);
+    expect(rejected({ userId: emoji.repeat(513) })).toEqual(['userId must be at most 512 characters']);
+    expect(rejected({ userId: 'u', events: [{ event: emoji.repeat(256) }] })).toEqual(['events.0.event must be at most 255 characters']);
+    expect(rejected({ userId: 'u', attributes: { [emoji.repeat(256)]: 1 } })[0]).toMatch(/is longer than 255 characters$/);
+    expect(rejected({ userId: 'u', attributes: { s: emoji.repeat(4097) } })[0]).toMatch(/^attributes\.s must be at most 4096 characters/);
+    // A variation selector is a code point like any other (validator.js's isLength leaves it out).
+    expect(rejected({ userId: 'a\ufe0f'.repeat(257) })).toEqual(['userId must be at most 512 characters']);
   });
 
   it('limits attribute names, values and count', () => {

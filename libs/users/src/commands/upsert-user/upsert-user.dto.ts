@@ -4,11 +4,10 @@ import {
   IsOptional,
   IsString,
   Max,
-  MaxLength,
   Min,
 } from 'class-validator';
 import { NestedEach } from '@visitorbase/platform/validation/nested';
-import { IsCleanText, IsWellFormedEmail } from '@visitorbase/platform/validation/text';
+import { IsCleanText, IsWellFormedEmail, MaxCharacters } from '@visitorbase/platform/validation/text';
 import { AttributeValue } from '../../domain/events';
 import { LIMITS } from '../../domain/limits';
 import { IsAttributeMap } from './attribute-map.validator';
@@ -21,7 +20,7 @@ import { IsAttributeMap } from './attribute-map.validator';
 
 export class TrackedEventDto {
   @IsCleanText()
-  @MaxLength(LIMITS.eventNameLength)
+  @MaxCharacters(LIMITS.eventNameLength)
   @IsString()
   @IsNotEmpty()
   event!: string;
@@ -37,7 +36,7 @@ export class TrackedEventDto {
 /** Body of POST /v2/users. Absent and `null` optional fields mean the same. */
 export class UpsertUserDto {
   @IsCleanText()
-  @MaxLength(LIMITS.userIdLength)
+  @MaxCharacters(LIMITS.userIdLength)
   @IsString()
   @IsNotEmpty()
   userId!: string;
@@ -52,7 +51,7 @@ export class UpsertUserDto {
 
   @IsOptional()
   @IsWellFormedEmail()
-  @MaxLength(LIMITS.emailLength)
+  @MaxCharacters(LIMITS.emailLength)
   @IsString()
   emailAddress?: string | null;
 }
