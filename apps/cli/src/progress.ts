@@ -6,6 +6,8 @@ export class Progress {
   private readonly started = Date.now();
   private lastDraw = 0;
   private readonly enabled: boolean;
+  /** Where the first update found the work: a resumed run starts part-way, and only what it did since tells its pace. */
+  private startFraction?: number;
 
   constructor(
     private readonly label: string,
@@ -17,6 +19,7 @@ export class Progress {
   /** `fraction` in [0, 1] when the total is known. */
   update(done: number, fraction?: number): void {
     if (!this.enabled) return;
+    if (fraction !== undefined && this.startFraction === undefined) this.startFraction = Math.min(Math.max(fraction, 0), 1);
     const now = Date.now();
     if (now - this.lastDraw < 100) return;
     this.lastDraw = now;
@@ -27,7 +30,8 @@ export class Progress {
       const clamped = Math.min(Math.max(fraction, 0), 1);
       const width = 30;
       const filled = Math.round(clamped * width);
-      const eta = clamped > 0 ? (seconds / clamped) * (1 - clamped) : Infinity;
+      const gained = clamped - (this.startFraction ?? 0);
+      const eta = gained > 0 ? (seconds / gained) * (1 - clamped) : Infinity;
       line = `${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(clamped * 100).toFixed(1)}% ${done.toLocaleString('en-US')} events, ${formatRate(rate)}/s, ETA ${formatSeconds(eta)}`;
     }
     this.stream.write(`\r${line}\u001b[K`);
@@ -44,6 +48,8 @@ function formatRate(rate: number): string {
 
 function formatSeconds(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
-  if (seconds < 60) return `${Math.ceil(seconds)}s`;
-  return `${Math.floor(seconds / 60)}m${String(Math.ceil(seconds % 60)).padStart(2, '0')}s`;
+  // Rounded up, but not for the last bits of floating point: 40.000000001 s is 40 s.
+  seconds = Math.ceil(seconds - 1e-6);
+  if (seconds < 60) return `${seconds}s`;
+  return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
 }
