@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import request from 'supertest';
 import { tempDataDir } from './support';
@@ -54,6 +55,18 @@ async function eventually<T>(read: () => Promise<T>, accept: (value: T) => boole
     if (Date.now() > deadline) throw new Error(`condition not met; last value ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Runs the built service until it exits by itself: for starts that must fail. */
+async function runToExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (c) => (output += c));
+  child.stderr.on('data', (c) => (output += c));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearTimeout(timer);
+  return { code, output };
 }
 
 describe('the service as a process', () => {
@@ -123,6 +136,27 @@ describe('the service as a process', () => {
       () => request(third.url).get('/v2/users/v%2F0').set(auth),
       (r) => r.status === 200 && r.body.events[0].count === expectedCounts[0] + 1,
     );
+  });
+
+  it('shows the development key it made even when the start then fails, so that it is never lost', async () => {
+    const own = tempDataDir();
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const failed = await runToExit({ DATA_DIR: own.dir, PORT: String(port), HOST: '127.0.0.1' });
+      expect(failed.code).toBe(1);
+      const key = /Authorization: API-Key (\S+)/.exec(failed.output)?.[1];
+      expect(key).toBeDefined();
+      // The next start makes no other key: the one shown is the one kept.
+      const next = await startService(own.dir);
+      services.push(next);
+      expect(next.output()).not.toContain('API-Key ');
+      await request(next.url).get('/v2/users/nobody').set({ Authorization: `API-Key ${key}` }).expect(404);
+    } finally {
+      taken.close();
+      own.remove();
+    }
   });
 
   it('refuses to start on a malformed API_KEYS, without echoing it', async () => {

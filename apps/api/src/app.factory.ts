@@ -20,17 +20,26 @@ import { setupOpenApi } from './openapi';
 
 export interface CreatedApp {
   readonly app: NestFastifyApplication;
-  /** A development key made on this first start, to show once; undefined otherwise. */
-  readonly createdKey?: string;
   /** Writes out the log lines still buffered. */
   readonly flushLogs: () => void;
 }
 
+export interface CreateAppOptions {
+  readonly logger?: false;
+  /**
+   * Called with the development key made on a first start, as soon as it is
+   * made: only its hash is kept, so it must be shown before anything else
+   * can fail (a port in use, a store out of reach), or it is lost.
+   */
+  readonly showCreatedKey?: (key: string) => void;
+}
+
 /** The whole HTTP application, as `main.ts` runs it and the end-to-end tests drive it. */
-export async function createApp(config: AppConfig, options: { logger?: false } = {}): Promise<CreatedApp> {
+export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<CreatedApp> {
   const { ring, createdKey } = config.apiKeys
     ? { ring: KeyRing.fromApiKeysVariable(config.apiKeys), createdKey: undefined }
     : KeyRing.fromDataDir(config.dataDir);
+  if (createdKey !== undefined) options.showCreatedKey?.(createdKey);
   const { logger, requests } = createLoggers(options.logger === false ? 'silent' : config.logLevel);
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
@@ -67,5 +76,5 @@ export async function createApp(config: AppConfig, options: { logger?: false } =
   if (config.rateLimit) registerRateLimit(fastify, config.rateLimit);
   setupOpenApi(app);
   await app.init();
-  return { app, createdKey, flushLogs: () => logger.flush() };
+  return { app, flushLogs: () => logger.flush() };
 }

@@ -6,7 +6,7 @@ import { createApp } from './app.factory';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const { app, createdKey, flushLogs } = await createApp(config);
+  const { app, flushLogs } = await createApp(config, { showCreatedKey });
   await app.listen(config.port, config.host);
   const logger = new Logger('visitorbase');
   // Close in order (stop the projector, stop listening, finish requests in
@@ -22,17 +22,21 @@ async function main(): Promise<void> {
       app.getHttpServer().closeAllConnections();
     },
   });
-  if (createdKey) {
-    // Shown once: only its hash is kept, in api-keys.json under the data directory.
-    process.stdout.write(
-      `\nA development API key was created for this data directory. It is shown only this once:\n\n` +
-        `    Authorization: API-Key ${createdKey}\n\n` +
-        `Set API_KEYS="development:<key>,production:<key>" to choose your own keys.\n\n`,
-    );
-  }
   logger.log(`listening on ${await app.getUrl()} with data in ${config.dataDir}`);
   // Whoever waits for the start (an operator, a supervisor) sees it now, not at the next flush.
   flushLogs();
+}
+
+/**
+ * Shown once, as soon as it is made: only its hash is kept, in api-keys.json
+ * under the data directory. On stderr, so that stdout stays JSON lines.
+ */
+function showCreatedKey(key: string): void {
+  process.stderr.write(
+    `\nA development API key was created for this data directory. It is shown only this once:\n\n` +
+      `    Authorization: API-Key ${key}\n\n` +
+      `Set API_KEYS="development:<key>,production:<key>" to choose your own keys.\n\n`,
+  );
 }
 
 main().catch(exitOnStartFailure('visitorbase'));
