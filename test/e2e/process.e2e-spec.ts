@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -146,6 +146,9 @@ describe('the service as a process', () => {
       const port = (taken.address() as AddressInfo).port;
       const failed = await runToExit({ DATA_DIR: own.dir, PORT: String(port), HOST: '127.0.0.1' });
       expect(failed.code).toBe(1);
+      // One line says why, without a stack.
+      expect(failed.output).toContain(`visitorbase: failed to start: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`);
+      expect(failed.output).not.toMatch(/^\s+at /m);
       const key = /Authorization: API-Key (\S+)/.exec(failed.output)?.[1];
       expect(key).toBeDefined();
       // The next start makes no other key: the one shown is the one kept.
@@ -155,6 +158,17 @@ describe('the service as a process', () => {
       await request(next.url).get('/v2/users/nobody').set({ Authorization: `API-Key ${key}` }).expect(404);
     } finally {
       taken.close();
+      own.remove();
+    }
+  });
+
+  it('names the store it cannot open, in one line on stderr, whatever the log level', async () => {
+    const own = tempDataDir();
+    try {
+      writeFileSync(join(own.dir, 'events.sqlite'), 'not a database');
+      const failed = await runToExit({ DATA_DIR: own.dir, PORT: '0', API_KEYS: 'development:k1', LOG_LEVEL: 'silent' });
+      expect(failed).toEqual({ code: 1, output: `visitorbase: cannot open the event store, SQLite at ${join(own.dir, 'events.sqlite')}: file is not a database\n` });
+    } finally {
       own.remove();
     }
   });

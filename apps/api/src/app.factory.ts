@@ -56,6 +56,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     clientErrorHandler,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    // A store that cannot be opened is thrown to the caller, which says so on stderr whatever
+    // the log level, instead of being logged by Nest (unseen below `error`) before it exits.
+    abortOnError: false,
     bodyParser: false,
     logger: new PinoNestLogger(logger),
   });

@@ -8,8 +8,9 @@ import { ProjectorModule } from './projector.module';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  // A store that cannot be opened is logged by Nest, which then exits with 1.
+  // A store that cannot be opened is thrown here, and said on stderr whatever the log level.
   const app = await NestFactory.createApplicationContext(ProjectorModule.forRoot(config), {
+    abortOnError: false,
     logger: new PinoNestLogger(createLogger(config.logLevel)),
   });
   const logger = new Logger('visitorbase');

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DynamicModule, Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { EVENT_STORE, EventStore, SqliteEventStore } from '@visitorbase/event-store';
 import { EventStoreDbEventStore } from '@visitorbase/event-store/eventstoredb';
@@ -87,8 +87,8 @@ export async function openEventStore(config: AppConfig, options: OpenOptions = {
     logger.log(`event store: ${where}`);
     return store;
   }
-  mkdirSync(config.dataDir, { recursive: true });
-  return new SqliteEventStore(join(config.dataDir, EVENT_STORE_FILE), { backgroundCheckpoints: options.serving === true });
+  const file = join(config.dataDir, EVENT_STORE_FILE);
+  return openingFile('event store', file, () => new SqliteEventStore(file, { backgroundCheckpoints: options.serving === true }));
 }
 
 /** The read model the configuration selects, opened. */
@@ -100,8 +100,18 @@ export async function openReadModel(config: AppConfig, options: OpenOptions = {}
     logger.log(`read model: ${where}`);
     return readModel;
   }
-  mkdirSync(config.dataDir, { recursive: true });
-  return new SqliteReadModel(join(config.dataDir, READ_MODEL_FILE), { backgroundCheckpoints: options.serving === true });
+  const file = join(config.dataDir, READ_MODEL_FILE);
+  return openingFile('read model', file, () => new SqliteReadModel(file, { backgroundCheckpoints: options.serving === true }));
+}
+
+/** An embedded store: its directory made if need be; a failure names the file (a read-only volume, a file that is not SQLite). */
+function openingFile<T>(what: string, file: string, open: () => T): T {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    return open();
+  } catch (error) {
+    throw new StorageStartError(`cannot open the ${what}, SQLite at ${file}: ${String((error as Error)?.message ?? error).split('\n')[0]}`);
+  }
 }
 
 async function opening<T>(what: string, where: string, url: string, open: () => Promise<T>): Promise<T> {

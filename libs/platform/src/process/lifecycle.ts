@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { ConfigError } from '../config';
+import { StorageStartError } from '../storage.module';
 
 export interface Closable {
   close(): Promise<void>;
@@ -43,14 +44,17 @@ export function closeOnSignals(app: Closable, options: CloseOnSignalsOptions): v
   }
 }
 
-/** A process that could not start: one clear line on stderr (with the stack unless it is a configuration mistake), exit 1. */
+/**
+ * A process that could not start: one clear line on stderr and exit 1. The
+ * stack follows only with DEBUG set: the message names what failed (a port
+ * in use, a store and where it is, a file), and a stack would bury it.
+ */
 export function exitOnStartFailure(name: string): (error: unknown) => never {
   return (error) => {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${name}: ${error.message}\n`);
-    } else {
-      process.stderr.write(`${name}: failed to start: ${(error as Error)?.stack ?? String(error)}\n`);
-    }
+    const expected = error instanceof ConfigError || error instanceof StorageStartError;
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${name}: ${expected ? '' : 'failed to start: '}${message.split('\n')[0]}\n`);
+    if (process.env.DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     process.exit(1);
   };
 }
