@@ -86,6 +86,34 @@ describe('KeyRing', () => {
     }
   });
 
+  it('refuses in API_KEYS one key for two environments, and a key no header could carry', () => {
+    const said = (text: string) => {
+      try {
+        KeyRing.fromApiKeysVariable(text);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as Error).message;
+      }
+      throw new Error(`accepted ${text}`);
+    };
+    // It would always open the first environment: the second could never be reached.
+    expect(said('development:same,production:other,staging:same')).toBe('API_KEYS entries 1 and 3 hold the same key: a key opens one environment');
+    for (const unsendable of ['development:has space', 'development:clé', 'development:tab\there']) {
+      expect(said(unsendable)).toBe('API_KEYS entry 1: a key is visible ASCII characters, without spaces');
+    }
+    expect(KeyRing.fromApiKeysVariable('development:a!~Z9').authenticate('API-Key a!~Z9')).toBe('development');
+  });
+
+  it('names the key file when it is not JSON', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'visitorbase-keys-'));
+    try {
+      writeFileSync(join(dir, 'api-keys.json'), '{"keys": [');
+      expect(() => KeyRing.fromDataDir(dir)).toThrow(new ConfigError(`${join(dir, 'api-keys.json')} is not valid JSON (Unexpected end of JSON input)`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('creates one development key on the first start, keeps only its hash, and reuses it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'visitorbase-keys-'));
     try {
@@ -349,9 +377,14 @@ describe('KeyRing', () => {
       expect(ring.authenticate(`API-Key ${createdKey}`)).toBeUndefined();
       expect(ring.authenticate('API-Key KEY2')).toBeUndefined();
       expect(errors).toEqual([expect.stringContaining('3 entries are not well-formed')]);
+      // A key listed again, under another environment: only its first entry counts.
+      writeFileSync(file, JSON.stringify({ keys: [good, { environment: 'staging', sha256: hashKey('KEY1').toUpperCase() }] }));
+      await until(() => errors.length === 2);
+      expect(errors[1]).toContain('1 entry is not well-formed ({"environment", "sha256"}) or repeat a key, and left out');
+      expect(ring.authenticate('API-Key KEY1')).toBe('production');
       writeFileSync(file, JSON.stringify({}));
       await until(() => ring.authenticate('API-Key KEY1') === undefined);
-      expect(errors[1]).toContain('holds no well-formed key');
+      expect(errors[2]).toContain('holds no well-formed key');
     });
 
     it('reads the file again as it begins: a key added since the ring was made counts at once', () => {

@@ -14,6 +14,7 @@ interface StoredKey {
 
 const KEY_FILE = 'api-keys.json';
 const SCHEME = /^API-Key[ \t]+([^\s]+)[ \t]*$/i;
+const SENDABLE_KEY = /^[\x21-\x7e]+$/;
 
 /**
  * Lowercase hex SHA-256 of a key. `crypto.hash` (Node 20.12 and later) makes
@@ -98,9 +99,20 @@ export class KeyRing {
             `API_KEYS entry ${i + 1} must look like environment:key, with an environment of letters, digits and _`,
           );
         }
+        if (!SENDABLE_KEY.test(key)) {
+          // It could never be presented: `Authorization: API-Key <key>` holds one token of visible ASCII.
+          throw new ConfigError(`API_KEYS entry ${i + 1}: a key is visible ASCII characters, without spaces`);
+        }
         return { environment, sha256: hashKey(key) };
       });
     if (keys.length === 0) throw new ConfigError('API_KEYS is set but holds no environment:key entry');
+    const first = new Map<string, number>();
+    keys.forEach(({ sha256 }, i) => {
+      const earlier = first.get(sha256);
+      // One key for two environments would always open the first: the second could never be reached.
+      if (earlier !== undefined) throw new ConfigError(`API_KEYS entries ${earlier + 1} and ${i + 1} hold the same key: a key opens one environment`);
+      first.set(sha256, i);
+    });
     return new KeyRing(keys);
   }
 
@@ -128,12 +140,23 @@ export class KeyRing {
 
 /** The well-formed entries of a key file, and how many others it holds; throws when the file cannot be read or is not JSON. */
 function readKeyFile(file: string): { keys: StoredKey[]; skipped: number } {
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { keys?: unknown };
+  let parsed: { keys?: unknown };
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8')) as { keys?: unknown };
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    throw new ConfigError(`${file} is not valid JSON (${error.message})`);
+  }
   const entries: unknown[] = Array.isArray(parsed?.keys) ? parsed.keys : [];
-  const keys = entries.filter(
-    (k): k is StoredKey =>
-      typeof k === 'object' && k !== null && isEnvironmentName((k as StoredKey).environment) && /^[0-9a-f]{64}$/i.test(String((k as StoredKey).sha256)),
-  );
+  const seen = new Set<string>();
+  const keys = entries.filter((k): k is StoredKey => {
+    if (typeof k !== 'object' || k === null || !isEnvironmentName((k as StoredKey).environment)) return false;
+    const sha256 = String((k as StoredKey).sha256).toLowerCase();
+    // A key listed twice opens the environment of its first entry only: the others are left out.
+    if (!/^[0-9a-f]{64}$/.test(sha256) || seen.has(sha256)) return false;
+    seen.add(sha256);
+    return true;
+  });
   return { keys, skipped: entries.length - keys.length };
 }
 
@@ -178,7 +201,7 @@ export function followKeyFile(
     ring.replace(read.keys);
     reported = undefined;
     if (read.keys.length === 0) report(`${file} holds no well-formed key: every request under /v2 is refused`);
-    else if (read.skipped > 0) report(`${file}: ${read.skipped} entries are not well-formed ({"environment", "sha256"}) and were left out`);
+    else if (read.skipped > 0) report(`${file}: ${read.skipped === 1 ? '1 entry is' : `${read.skipped} entries are`} not well-formed ({"environment", "sha256"}) or repeat a key, and left out`);
   };
   // The status is taken before the file is read: a write that lands during the read is seen at the next look.
   reload(signatureOf(statSync(file, { throwIfNoEntry: false })));
