@@ -77,6 +77,30 @@ describe('loadConfig: rate limit', () => {
     expect(() => loadConfig({ RATE_LIMIT_PER_SECOND: 'lots' })).toThrow(/RATE_LIMIT_PER_SECOND must be a number/);
     expect(() => loadConfig({ RATE_LIMIT_PER_SECOND: '-1' })).toThrow(/RATE_LIMIT_PER_SECOND must be a number/);
     expect(() => loadConfig({ RATE_LIMIT_PER_SECOND: '5', RATE_LIMIT_BURST: '0.5' })).toThrow(/RATE_LIMIT_BURST must be at least 1/);
+    // 0 is not "the default": it would let nothing through.
+    expect(() => loadConfig({ RATE_LIMIT_PER_SECOND: '5', RATE_LIMIT_BURST: '0' })).toThrow(/RATE_LIMIT_BURST must be at least 1/);
+    expect(() => loadConfig({ RATE_LIMIT_PER_SECOND: '0x10' })).toThrow(/RATE_LIMIT_PER_SECOND must be a number/);
+  });
+
+  it('refuses a burst without a rate, rather than ignoring it', () => {
+    expect(() => loadConfig({ RATE_LIMIT_BURST: '100' })).toThrow('RATE_LIMIT_BURST is set, but no RATE_LIMIT_PER_SECOND: set both, or neither');
+    expect(() => loadConfig({ RATE_LIMIT_BURST: 'abc' })).toThrow(/RATE_LIMIT_BURST must be a number/);
+  });
+});
+
+describe('loadConfig: numbers are decimal digits', () => {
+  it('takes a blank PORT as unset, and refuses hex, binary and exponents', () => {
+    expect(loadConfig({ PORT: ' ' }).port).toBe(3000);
+    expect(loadConfig({ PORT: ' 8080 ' }).port).toBe(8080);
+    for (const port of ['0x10E6', '1e3', '0b11', '12.0', '-1', '65536']) {
+      expect(() => loadConfig({ PORT: port })).toThrow(`PORT must be an integer from 0 to 65535, got ${JSON.stringify(port)}`);
+    }
+    expect(() => loadConfig({ CONSISTENCY_TIMEOUT_MS: '1e3' })).toThrow(/CONSISTENCY_TIMEOUT_MS must be an integer/);
+  });
+
+  it('trims DATA_DIR, and takes a blank one as unset', () => {
+    expect(loadConfig({ DATA_DIR: '  ' }).dataDir).toBe(loadConfig({}).dataDir);
+    expect(loadConfig({ DATA_DIR: ' /srv/data ' }).dataDir).toBe('/srv/data');
   });
 });
 

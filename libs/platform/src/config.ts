@@ -46,7 +46,7 @@ export class ConfigError extends Error {
 /** Reads the configuration from environment variables; the defaults need no server. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return {
-    dataDir: resolve(env.DATA_DIR || './data'),
+    dataDir: resolve(env.DATA_DIR?.trim() || './data'),
     port: parsePort(env.PORT),
     host: env.HOST || '127.0.0.1',
     apiKeys: env.API_KEYS && env.API_KEYS.trim() !== '' ? env.API_KEYS : undefined,
@@ -115,28 +115,39 @@ function requireUrl(
 /** `RATE_LIMIT_PER_SECOND` unset or 0: no limit. The burst defaults to one second's worth. */
 function parseRateLimit(env: NodeJS.ProcessEnv): AppConfig['rateLimit'] {
   const perSecond = positiveNumber('RATE_LIMIT_PER_SECOND', env.RATE_LIMIT_PER_SECOND);
-  if (perSecond === undefined || perSecond === 0) return undefined;
-  const burst = positiveNumber('RATE_LIMIT_BURST', env.RATE_LIMIT_BURST) || Math.max(1, Math.ceil(perSecond));
-  if (burst < 1) throw new ConfigError(`RATE_LIMIT_BURST must be at least 1, got ${JSON.stringify(env.RATE_LIMIT_BURST)}`);
-  return { perSecond, burst };
+  const givenBurst = positiveNumber('RATE_LIMIT_BURST', env.RATE_LIMIT_BURST);
+  if (givenBurst !== undefined && givenBurst < 1) {
+    throw new ConfigError(`RATE_LIMIT_BURST must be at least 1, got ${JSON.stringify(env.RATE_LIMIT_BURST)}`);
+  }
+  if (perSecond === undefined || perSecond === 0) {
+    if (givenBurst !== undefined) throw new ConfigError('RATE_LIMIT_BURST is set, but no RATE_LIMIT_PER_SECOND: set both, or neither');
+    return undefined;
+  }
+  return { perSecond, burst: givenBurst ?? Math.max(1, Math.ceil(perSecond)) };
 }
 
 function positiveNumber(name: string, text: string | undefined): number | undefined {
   if (text === undefined || text.trim() === '') return undefined;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < 0) {
+  const trimmed = text.trim();
+  if (!/^\d{1,15}(\.\d{1,15})?$/.test(trimmed)) {
     throw new ConfigError(`${name} must be a number, 0 or more, got ${JSON.stringify(text)}`);
   }
-  return value;
+  return Number(trimmed);
 }
 
 function parsePort(text: string | undefined): number {
-  if (text === undefined || text === '') return 3000;
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  if (text === undefined || text.trim() === '') return 3000;
+  const port = decimal(text);
+  if (port === undefined || port > 65535) {
     throw new ConfigError(`PORT must be an integer from 0 to 65535, got ${JSON.stringify(text)}`);
   }
   return port;
+}
+
+/** Digits only: Number() would also take hex, binary, exponents and blanks (Number(' ') is 0). */
+function decimal(text: string): number | undefined {
+  const trimmed = text.trim();
+  return /^\d{1,15}$/.test(trimmed) ? Number(trimmed) : undefined;
 }
 
 function parseBoolean(name: string, text: string | undefined, fallback: boolean): boolean {
@@ -148,8 +159,8 @@ function parseBoolean(name: string, text: string | undefined, fallback: boolean)
 
 function parseInteger(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
   if (text === undefined || text.trim() === '') return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) {
+  const value = decimal(text);
+  if (value === undefined || value < min || value > max) {
     throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
   }
   return value;
