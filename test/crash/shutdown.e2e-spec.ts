@@ -1,5 +1,6 @@
 import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SqliteEventStore } from '@visitorbase/event-store';
 import { USER_UPSERTED } from '@visitorbase/users/domain';
@@ -97,6 +98,32 @@ describe('graceful shutdown on SIGTERM', () => {
       const lost = sent.filter(({ req, outcome }) => outcome && 'status' in outcome && outcome.status === 202 && log.get(req) !== 1).map(({ req }) => req);
       expect(lost).toEqual([]);
       expect(acked).toBeGreaterThanOrEqual(200);
+    } finally {
+      data.remove();
+    }
+  });
+
+  it('is not cut short by a second SIGTERM during the shutdown, and says when it has stopped', async () => {
+    const data = tempDataDir();
+    try {
+      const service = await startService(data.dir, { ...ENV, LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '2000' });
+      services.push(service);
+      const { hostname, port } = new URL(service.url);
+      // A stalled request holds the shutdown open for half its bound: time for a second signal.
+      const stalled = connect(Number(port), hostname);
+      stalled.on('error', () => undefined);
+      await new Promise<void>((resolve) => stalled.once('connect', () => resolve()));
+      stalled.write(`POST /v2/users HTTP/1.1\r\nHost: x\r\nAuthorization: API-Key ${KEY}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"userId":`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      service.child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Once the default handler was back, this one killed the process, its last log lines unwritten.
+      expect(await service.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+      expect(service.output()).toContain('SIGTERM received again: already shutting down, within 2000 ms of the first signal');
+      expect(service.output()).toContain('"msg":"stopped"');
+      // Every step of the shutdown ran: the stores were closed, and SQLite removed their WAL files.
+      // (The process once exited under the WAL checkpointer's last checkpoint, the close never done.)
+      expect(readdirSync(data.dir).filter((name) => name.endsWith('-wal'))).toEqual([]);
     } finally {
       data.remove();
     }

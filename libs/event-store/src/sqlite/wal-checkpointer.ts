@@ -66,9 +66,12 @@ export class WalCheckpointer {
   async stop(): Promise<void> {
     if (!this.stopped) {
       this.stopped = true;
+      // Held by the process until it ends: unreferenced, a thread with nothing else left to wait
+      // for would let the process exit under its last checkpoint, and the close that awaits it
+      // (and every step of a shutdown after it) would never run.
+      this.worker.ref();
       this.worker.postMessage('stop');
       const timer = setTimeout(() => void this.worker.terminate(), STOP_TIMEOUT_MS);
-      timer.unref();
       await this.exited;
       clearTimeout(timer);
     }

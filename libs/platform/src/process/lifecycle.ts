@@ -24,8 +24,13 @@ export function closeOnSignals(app: Closable, options: CloseOnSignalsOptions): v
   const { logger, timeoutMs } = options;
   let closing = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      if (closing) return;
+    // `on`, not `once`: a second signal during the shutdown (an impatient Ctrl-C, a supervisor
+    // that repeats itself) would otherwise kill the process mid-way, its last log lines unwritten.
+    process.on(signal, () => {
+      if (closing) {
+        logger.warn(`${signal} received again: already ${options.what}, within ${timeoutMs} ms of the first signal`);
+        return;
+      }
       closing = true;
       logger.log(`${signal} received, ${options.what} within ${timeoutMs} ms`);
       if (options.onSlow) setTimeout(options.onSlow, timeoutMs / 2).unref();
@@ -34,7 +39,10 @@ export function closeOnSignals(app: Closable, options: CloseOnSignalsOptions): v
         process.exit(1);
       }, timeoutMs).unref();
       app.close().then(
-        () => process.exit(0),
+        () => {
+          logger.log('stopped');
+          process.exit(0);
+        },
         (error: unknown) => {
           logger.error(`shutdown failed: ${(error as Error)?.stack ?? String(error)}`);
           process.exit(1);
