@@ -87,7 +87,7 @@ describe('HTTP security', () => {
     expect(bad.body).toEqual({
       statusCode: 400,
       error: 'Bad Request',
-      message: 'The path is not valid percent-encoded UTF-8: encode a userId with encodeURIComponent',
+      message: ['The path is not valid percent-encoded UTF-8: encode a userId with encodeURIComponent'],
     });
     const long = await running.app.inject({ method: 'GET', url: `/v2/users/${'b'.repeat(20_000)}`, headers: dev });
     expect(long.statusCode).toBe(414);

@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { KeyRing } from '../api-keys';
+import { errorBody } from './error-body';
 import { ENVIRONMENT_PROPERTY, KEY_ID_PROPERTY, AuthenticatedRequest } from './environment.decorator';
 
 const PROTECTED_PREFIX = '/v2/';
 
 function unauthorized(message: string): string {
-  return JSON.stringify({ statusCode: 401, error: 'Unauthorized', message });
+  return errorBody(401, message);
 }
 
 const MISSING = unauthorized('Missing API key: send the header "Authorization: API-Key <API_KEY>"');

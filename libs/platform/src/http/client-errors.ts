@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
+import { errorBody } from './error-body';
 import { DATA_ANSWER_HEADERS } from './security-headers.hook';
 
 type ClientError = Error & { code?: string };
@@ -25,7 +26,7 @@ export function clientErrorHandler(error: ClientError, socket: ServerSocket): vo
         : [400, 'The request is not well-formed HTTP'];
   // Once an answer to this connection has begun, nothing more can be written on it.
   if (socket.writable && !socket._httpMessage?.headersSent) {
-    const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message: status === 400 ? [message] : message });
+    const body = errorBody(status, message);
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
         'Connection: close\r\n' +

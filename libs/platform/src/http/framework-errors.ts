@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { STATUS_CODES } from 'node:http';
+import { errorBody } from './error-body';
 import { setSecurityHeaders } from './security-headers.hook';
 
 /**
@@ -20,5 +20,5 @@ export function frameworkErrors(error: Error & { code?: string }, _request: Fast
   setSecurityHeaders(reply);
   void reply
     .code(status)
-    .send(JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message }));
+    .send(errorBody(status, message));
 }

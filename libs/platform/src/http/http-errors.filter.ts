@@ -1,8 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { STATUS_CODES } from 'node:http';
 import { EventIdConflictError, EventStoreUnavailableError } from '@visitorbase/event-store';
 import { ReadModelUnavailableError } from '@visitorbase/read-model';
+import { errorBody } from './error-body';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -58,11 +58,6 @@ function unavailableStore(exception: unknown): string | undefined {
 }
 
 function send(reply: FastifyReply, status: number, message: unknown): void {
-  // A 400 always lists its problems, one or many, so that a client reads `message` one way.
-  const said = status === HttpStatus.BAD_REQUEST && !Array.isArray(message) ? [message] : message;
   // The route may already have set another content type (POST answers text/plain).
-  void reply
-    .code(status)
-    .type(JSON_TYPE)
-    .send(JSON.stringify({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: said }));
+  void reply.code(status).type(JSON_TYPE).send(errorBody(status, message));
 }

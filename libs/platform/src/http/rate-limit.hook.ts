@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AuthenticatedRequest, KEY_ID_PROPERTY } from './environment.decorator';
+import { errorBody } from './error-body';
 
 export interface RateLimit {
   /** Requests per second each API key may make, on average. */
@@ -54,6 +55,6 @@ export function registerRateLimit(fastify: FastifyInstance, limit: RateLimit): v
       .code(429)
       .header('retry-after', String(Math.max(1, Math.ceil(wait))))
       .type('application/json; charset=utf-8')
-      .send(JSON.stringify({ statusCode: 429, error: 'Too Many Requests', message }));
+      .send(errorBody(429, message));
   });
 }
