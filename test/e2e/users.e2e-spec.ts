@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import request from 'supertest';
 import { EVENT_STORE, EventStore } from '@visitorbase/event-store';
-import { UpsertUserCommand, UpsertUserDto, consistencyToken, idempotentEventId, requestDigest, upsertEvents, visitorStream } from '@visitorbase/users';
+import { ProjectionRunner, UpsertUserCommand, UpsertUserDto, consistencyToken, idempotentEventId, requestDigest, upsertEvents, visitorStream } from '@visitorbase/users';
 import { DEV_KEY, PROD_KEY, RunningApp, startApp, tempDataDir, useApp } from './support';
 
 const auth = (key: string) => ({ Authorization: `API-Key ${key}` });
@@ -283,10 +283,21 @@ describe('read-your-writes with X-Consistency-Token', () => {
 
   it('answers 503 with Retry-After when the projection does not get there in time, and 400 for a foreign token', async () => {
     const http = request(running.url);
+    const projector = running.app.get(ProjectionRunner);
+    await projector.stop();
+    try {
+      const post = await http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send('{"userId":"ryw-late"}').expect(202);
+      const late = await http.get('/v2/users/ryw-late').set(dev).set('X-Consistency-Token', post.headers['x-consistency-token']);
+      expect(late.status).toBe(503);
+      expect(late.headers['retry-after']).toBe('1');
+      expect(late.body).toEqual(expect.objectContaining({ statusCode: 503, error: 'Service Unavailable' }));
+    } finally {
+      projector.start();
+    }
+    // Past the end of the log: not from this service, and no retry would ever see it through.
     const ahead = await http.get('/v2/users/ryw-1').set(dev).set('X-Consistency-Token', 'p999999999999');
-    expect(ahead.status).toBe(503);
-    expect(ahead.headers['retry-after']).toBe('1');
-    expect(ahead.body).toEqual(expect.objectContaining({ statusCode: 503, error: 'Service Unavailable' }));
+    expect(ahead.status).toBe(400);
+    expect(ahead.body.message).toEqual(["x-consistency-token is past the end of this service's event log: it was not issued here"]);
     const junk = await http.get('/v2/users/ryw-1').set(dev).set('X-Consistency-Token', 'not-a-token');
     expect(junk.status).toBe(400);
     expect(junk.body.message).toEqual(['x-consistency-token must be a token from the header of a 202 response']);

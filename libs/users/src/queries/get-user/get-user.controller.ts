@@ -2,6 +2,7 @@ import { BadRequestException, Controller, Get, Headers, Inject, Param, Res, Serv
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiHeader, ApiOperation, ApiParam, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { EVENT_STORE, EventStore, comparePositions } from '@visitorbase/event-store';
 import { APP_CONFIG, AppConfig } from '@visitorbase/platform/config';
 import { Environment } from '@visitorbase/platform/http/environment.decorator';
 import { ERROR_SCHEMA, PROFILE_SCHEMA } from '../../openapi';
@@ -16,6 +17,7 @@ export class GetUserController {
   constructor(
     private readonly queries: QueryBus,
     private readonly projection: ProjectionWatcher,
+    @Inject(EVENT_STORE) private readonly events: EventStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -43,6 +45,7 @@ export class GetUserController {
     description: 'You may receive a 404 if you request this resource right after creating it',
     content: { 'text/plain': { schema: { type: 'string' }, example: 'Not Found' } },
   })
+  @ApiResponse({ status: 400, description: 'A consistency token that is malformed, or past the end of the event log', schema: ERROR_SCHEMA })
   @ApiResponse({ status: 503, description: 'The projection did not reach the write of the consistency token in time', schema: ERROR_SCHEMA })
   async get(
     @Environment() environment: string,
@@ -54,6 +57,14 @@ export class GetUserController {
       const position = parseConsistencyToken(token);
       if (position === undefined) {
         throw new BadRequestException([`${CONSISTENCY_TOKEN_HEADER} must be a token from the header of a 202 response`]);
+      }
+      // Not there yet: a token past the end of the log was not issued by it (another deployment's,
+      // or made up), and waiting would end in a 503 that no retry could ever turn into an answer.
+      if (!(await this.projection.waitFor(position, 0))) {
+        const head = await this.events.headPosition();
+        if (head === undefined || comparePositions(position, head) > 0) {
+          throw new BadRequestException([`${CONSISTENCY_TOKEN_HEADER} is past the end of this service's event log: it was not issued here`]);
+        }
       }
       if (!(await this.projection.waitFor(position, this.config.consistencyTimeoutMs))) {
         reply.header('retry-after', '1');
