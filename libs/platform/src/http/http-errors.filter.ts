@@ -46,6 +46,12 @@ export class HttpErrorsFilter implements ExceptionFilter {
       send(reply, status, message);
       return;
     }
+    if ((exception as NodeJS.ErrnoException)?.code === 'ECONNRESET') {
+      // The client went away in the middle of its request (or a shutdown cut a stalled one):
+      // nobody is left to answer, and nothing failed here.
+      send(reply, HttpStatus.BAD_REQUEST, 'The request was aborted before its body arrived');
+      return;
+    }
     this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     send(reply, HttpStatus.INTERNAL_SERVER_ERROR, 'Internal server error');
   }
