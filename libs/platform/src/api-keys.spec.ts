@@ -376,7 +376,8 @@ describe('KeyRing', () => {
       await until(() => ring.authenticate('API-Key KEY1') !== undefined);
       expect(ring.authenticate(`API-Key ${createdKey}`)).toBeUndefined();
       expect(ring.authenticate('API-Key KEY2')).toBeUndefined();
-      expect(errors).toEqual([expect.stringContaining('3 entries are not well-formed')]);
+      // Only what the file holds is reported (besides, perhaps, a look in the middle of a write).
+      expect(errors.filter((m) => !m.includes('could not be read'))).toEqual([expect.stringContaining('3 entries are not well-formed')]);
       // A key listed again, under another environment: only its first entry counts.
       writeFileSync(file, JSON.stringify({ keys: [good, { environment: 'staging', sha256: hashKey('KEY1').toUpperCase() }] }));
       // (writeFileSync is not atomic: a look in the middle of it may first report a file it could not read.)
