@@ -139,14 +139,16 @@ describe('the visitorbase command line', () => {
     const child = spawn(process.execPath, [CLI, 'replay'], { env: { PATH: process.env.PATH, DATA_DIR: data.dir } });
     let stderr = '';
     child.stderr.on('data', (c) => (stderr += c));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // 'close', not 'exit': by then every byte of both pipes has been read.
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
     // Not read yet: the replay fills the pipe and waits for it to drain, part-way through the log.
     await new Promise((resolve) => child.stdout.once('readable', resolve));
     await new Promise((resolve) => setTimeout(resolve, 300));
     child.kill('SIGTERM');
     let stdout = '';
     child.stdout.on('data', (c) => (stdout += c));
-    expect(await exited).toBe(130);
+    // 128 + 15, as a shell reports a process ended by SIGTERM.
+    expect(await exited).toBe(143);
     const said = /^replay interrupted after (\d+) events; resume with --from-position (\S+)$/m.exec(stderr);
     expect(said).not.toBeNull();
     const got = lines(stdout);
@@ -168,6 +170,19 @@ describe('the visitorbase command line', () => {
       });
     }
     expect(existsSync(typo)).toBe(false);
+  });
+
+  it('resumes into the same file with --append, and leaves a file alone when the store cannot be opened', () => {
+    const all = cli(data.dir, 'replay').stdout;
+    const file = join(data.dir, 'resumed.ndjson');
+    expect(cli(data.dir, 'replay', '--out', file, '--limit', '5').status).toBe(0);
+    const fifth = lines(readFileSync(file, 'utf8'))[4].position;
+    expect(cli(data.dir, 'replay', '--out', file, '--append', '--from-position', fifth).status).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe(all);
+    // The store is opened first: a mistyped data directory does not empty the file.
+    expect(cli(join(data.dir, 'no-such-data-dir'), 'replay', '--out', file).status).toBe(1);
+    expect(readFileSync(file, 'utf8')).toBe(all);
+    expect(cli(data.dir, 'replay', '--append').status).toBe(2);
   });
 
   it('reports a file it cannot write as an error, without a stack trace', () => {

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import { open } from 'node:fs/promises';
+import { FileHandle, open } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { EventStore, Position } from '@visitorbase/event-store';
 import { isEnvironmentName, parseReplayFilter, replayEvents } from '@visitorbase/users';
@@ -21,7 +22,8 @@ Options:
   --from-position POS   only events after POS (the position of the last line seen)
   --limit N             at most N events
   --follow              keep streaming new events once the log is read
-  --out FILE            write to FILE instead of stdout
+  --out FILE            write to FILE instead of stdout (replacing what it held)
+  --append              with --out, add to the end of FILE instead
   -h, --help            this help
 `;
 
@@ -39,6 +41,7 @@ export async function replay(args: string[], store: () => Promise<EventStore>): 
       limit: { type: 'string' },
       follow: { type: 'boolean' },
       out: { type: 'string' },
+      append: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -58,20 +61,26 @@ export async function replay(args: string[], store: () => Promise<EventStore>): 
     { userId: '--user', type: '--type', since: '--since', until: '--until', fromPosition: '--from-position', limit: '--limit' },
   );
   if (values.env !== undefined && !isEnvironmentName(values.env)) problems.push('--env must be letters, digits and _');
+  if (values.append && values.out === undefined) problems.push('--append needs --out FILE');
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
 
-  // The file is opened before anything is read: a path that cannot be written is an error at once.
-  const file = values.out === undefined ? undefined : await open(values.out, 'w');
-  const events = await store().catch(async (error: unknown) => {
-    await file?.close();
+  const events = await store();
+  let head: Position | undefined;
+  let file: FileHandle | undefined;
+  try {
+    head = values.follow ? undefined : await events.headPosition();
+    // Opened once the store is (a store that cannot be opened leaves an existing file as it was),
+    // and before anything is read: a path that cannot be written is an error at once.
+    if (values.out !== undefined) file = await open(values.out, values.append ? 'a' : 'w');
+  } catch (error) {
+    await events.close();
     throw error;
-  });
+  }
   const abort = new AbortController();
-  const aborted = new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
-  let interrupted = false;
+  let signalled: NodeJS.Signals | undefined;
   let failure: Error | undefined;
-  const stop = () => {
-    interrupted = true;
+  const stop = (signal: NodeJS.Signals) => {
+    signalled = signal;
     abort.abort();
   };
   process.once('SIGINT', stop);
@@ -82,7 +91,6 @@ export async function replay(args: string[], store: () => Promise<EventStore>): 
     if (error.code !== 'EPIPE') failure ??= error;
     abort.abort();
   });
-  const head = values.follow ? undefined : await events.headPosition();
   const progress = new Progress('replay');
   let count = 0;
   let last: string | undefined;
@@ -93,7 +101,8 @@ export async function replay(args: string[], store: () => Promise<EventStore>): 
       count += 1;
       last = line.position;
       progress.update(count, fraction(line.position, head));
-      if (!drained) await Promise.race([once(out, 'drain'), aborted]);
+      // Bound to the abort, so that no wait leaves a listener behind.
+      if (!drained) await once(out, 'drain', { signal: abort.signal }).catch(() => undefined);
     }
   } finally {
     progress.done();
@@ -104,10 +113,11 @@ export async function replay(args: string[], store: () => Promise<EventStore>): 
   }
   if (failure) throw new Error(`writing ${values.out ?? 'stdout'} failed after ${countOf(count)}: ${failure.message}`);
   const written = `${countOf(count)}${values.out ? ` written to ${values.out}` : ''}`;
-  if (interrupted && !values.follow) {
+  if (signalled !== undefined && !values.follow) {
     // Stopped before the end of what was asked: say so, and where to pick up.
-    process.stderr.write(`replay interrupted after ${written}${last ? `; resume with --from-position ${last}` : ''}\n`);
-    process.exitCode = 130;
+    const resume = last ? `; resume with --from-position ${last}${values.out ? ' --append' : ''}` : '';
+    process.stderr.write(`replay interrupted after ${written}${resume}\n`);
+    process.exitCode = 128 + osConstants.signals[signalled];
     return;
   }
   process.stderr.write(`replay: ${written}\n`);
