@@ -58,15 +58,14 @@ export class GetUserController {
       if (position === undefined) {
         throw new BadRequestException([`${CONSISTENCY_TOKEN_HEADER} must be a token from the header of a 202 response`]);
       }
-      // Not there yet: a token past the end of the log was not issued by it (another deployment's,
-      // or made up), and waiting would end in a 503 that no retry could ever turn into an answer.
-      if (!(await this.projection.waitFor(position, 0))) {
+      if (!(await this.projection.waitFor(position, this.config.consistencyTimeoutMs))) {
+        // A token past the end of the log was not issued by it (another deployment's, or made up):
+        // a 503 would ask for retries that could never succeed. Looked at only here, off the path
+        // of the GETs the projection answers in time.
         const head = await this.events.headPosition();
         if (head === undefined || comparePositions(position, head) > 0) {
           throw new BadRequestException([`${CONSISTENCY_TOKEN_HEADER} is past the end of this service's event log: it was not issued here`]);
         }
-      }
-      if (!(await this.projection.waitFor(position, this.config.consistencyTimeoutMs))) {
         reply.header('retry-after', '1');
         throw new ServiceUnavailableException(
           `The projection has not reached this write within ${this.config.consistencyTimeoutMs} ms; retry`,
