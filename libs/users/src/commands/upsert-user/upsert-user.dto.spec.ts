@@ -166,6 +166,14 @@ describe('POST /v2/users body rules', () => {
     expect(({} as Record<string, unknown>).p).toBeUndefined();
   });
 
+  it('takes an email address of up to 254 characters, as the docs say, and names the limit past it', () => {
+    // A local part of 64, then domain labels of at most 63 each.
+    const address = (length: number) => `${'l'.repeat(64)}@${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(length - 64 - 1 - 64 - 64 - 4)}.com`;
+    expect(address(254)).toHaveLength(254);
+    expect(validate({ userId: 'u', emailAddress: address(254) }).ok).toBe(true);
+    expect(rejected({ userId: 'u', emailAddress: address(255) })).toEqual(['emailAddress must be at most 254 characters']);
+  });
+
   it('requires a valid email address', () => {
     expect(rejected({ userId: 'u', emailAddress: 'nope' })).toContain('emailAddress must be an email');
     expect(rejected({ userId: 'u', emailAddress: 5 })).toContain('emailAddress must be a string');
