@@ -106,7 +106,7 @@ describe('graceful shutdown on SIGTERM', () => {
   it('is not cut short by a second SIGTERM during the shutdown, and says when it has stopped', async () => {
     const data = tempDataDir();
     try {
-      const service = await startService(data.dir, { ...ENV, LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '2000' });
+      const service = await startService(data.dir, { ...ENV, LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '4000' });
       services.push(service);
       const { hostname, port } = new URL(service.url);
       // A stalled request holds the shutdown open for half its bound: time for a second signal.
@@ -116,10 +116,16 @@ describe('graceful shutdown on SIGTERM', () => {
       stalled.write(`POST /v2/users HTTP/1.1\r\nHost: x\r\nAuthorization: API-Key ${KEY}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"userId":`);
       await new Promise((resolve) => setTimeout(resolve, 100));
       service.child.kill('SIGTERM');
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The second one once the first is under way (its line is written within a second), while
+      // the stalled request still holds the shutdown open (2 s).
+      const deadline = Date.now() + 1_800;
+      while (!service.output().includes('SIGTERM received, shutting down') && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(service.output()).toContain('SIGTERM received, shutting down within 4000 ms');
       // Once the default handler was back, this one killed the process, its last log lines unwritten.
       expect(await service.stop('SIGTERM')).toEqual({ code: 0, signal: null });
-      expect(service.output()).toContain('SIGTERM received again: already shutting down, within 2000 ms of the first signal');
+      expect(service.output()).toContain('SIGTERM received again: already shutting down, within 4000 ms of the first signal');
       expect(service.output()).toContain('"msg":"stopped"');
       // Cutting the stalled request is part of the plan, not an error with a stack.
       expect(service.output()).not.toContain('"level":50');

@@ -64,7 +64,8 @@ async function runToExit(env: Record<string, string>): Promise<{ code: number | 
   child.stdout.on('data', (c) => (output += c));
   child.stderr.on('data', (c) => (output += c));
   const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  // 'close', not 'exit': by then both pipes have been read to their end.
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
   clearTimeout(timer);
   return { code, output };
 }
@@ -80,8 +81,8 @@ describe('the service as a process', () => {
   it('creates a development key on first start, shows it once, and keeps every profile across SIGKILL and restart', async () => {
     const first = await startService(data.dir);
     services.push(first);
-    const key = /Authorization: API-Key (\S+)/.exec(first.output())?.[1];
-    expect(key).toBeDefined();
+    // On stderr, and "listening" on stdout: the two pipes are read in no set order.
+    const key = (await eventually(async () => /Authorization: API-Key (\S+)/.exec(first.output())?.[1], (found) => found !== undefined, 5_000))!;
     const auth = { Authorization: `API-Key ${key}` };
     const visitors = 10;
 

@@ -53,16 +53,20 @@ export function closeOnSignals(app: Closable, options: CloseOnSignalsOptions): v
 }
 
 /**
- * A process that could not start: one clear line on stderr and exit 1. The
- * stack follows only with DEBUG set: the message names what failed (a port
- * in use, a store and where it is, a file), and a stack would bury it.
+ * A process that could not start: one clear line on stderr, and exit 1. A
+ * mistake in the configuration, a store that cannot be opened or a system
+ * call that failed (a port in use, an address this host does not have) is
+ * said in that line alone, since it names what to fix and a stack would bury
+ * it (DEBUG set adds the stack). Anything else is a fault of the program, and
+ * its stack follows.
  */
 export function exitOnStartFailure(name: string): (error: unknown) => never {
   return (error) => {
-    const expected = error instanceof ConfigError || error instanceof StorageStartError;
+    const systemCall = typeof (error as NodeJS.ErrnoException)?.syscall === 'string';
+    const said = error instanceof ConfigError || error instanceof StorageStartError || systemCall;
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`${name}: ${expected ? '' : 'failed to start: '}${message.split('\n')[0]}\n`);
-    if (process.env.DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    process.stderr.write(`${name}: ${said && !systemCall ? '' : 'failed to start: '}${message.split('\n')[0]}\n`);
+    if ((!said || process.env.DEBUG) && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     process.exit(1);
   };
 }
