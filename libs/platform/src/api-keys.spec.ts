@@ -104,11 +104,19 @@ describe('KeyRing', () => {
     expect(KeyRing.fromApiKeysVariable('development:a!~Z9').authenticate('API-Key a!~Z9')).toBe('development');
   });
 
-  it('names the key file when it is not JSON', () => {
+  it('names the key file when it is not JSON of its shape, to the service and to "keys create" alike', () => {
     const dir = mkdtempSync(join(tmpdir(), 'visitorbase-keys-'));
     try {
-      writeFileSync(join(dir, 'api-keys.json'), '{"keys": [');
-      expect(() => KeyRing.fromDataDir(dir)).toThrow(new ConfigError(`${join(dir, 'api-keys.json')} is not valid JSON (Unexpected end of JSON input)`));
+      const file = join(dir, 'api-keys.json');
+      writeFileSync(file, '{"keys": [');
+      const notJson = new ConfigError(`${file} is not valid JSON (Unexpected end of JSON input)`);
+      expect(() => KeyRing.fromDataDir(dir)).toThrow(notJson);
+      expect(() => addKeyToDataDir(dir, 'production')).toThrow(notJson);
+      writeFileSync(file, '{"keys": {"a": 1}}');
+      const notShaped = new ConfigError(`${file} must hold {"keys": [{"environment": ..., "sha256": ...}, ...]}`);
+      expect(() => KeyRing.fromDataDir(dir)).toThrow(notShaped);
+      expect(() => addKeyToDataDir(dir, 'production')).toThrow(notShaped);
+      expect(readFileSync(file, 'utf8')).toBe('{"keys": {"a": 1}}');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -138,16 +138,25 @@ export class KeyRing {
   }
 }
 
-/** The well-formed entries of a key file, and how many others it holds; throws when the file cannot be read or is not JSON. */
-function readKeyFile(file: string): { keys: StoredKey[]; skipped: number } {
-  let parsed: { keys?: unknown };
+/** Every entry of a key file, as written; throws, naming the file, when it is not JSON of that shape. */
+function readKeyEntries(file: string): unknown[] {
+  let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8')) as { keys?: unknown };
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
     throw new ConfigError(`${file} is not valid JSON (${error.message})`);
   }
-  const entries: unknown[] = Array.isArray(parsed?.keys) ? parsed.keys : [];
+  const keys = (parsed as { keys?: unknown } | null)?.keys;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || (keys !== undefined && !Array.isArray(keys))) {
+    throw new ConfigError(`${file} must hold {"keys": [{"environment": ..., "sha256": ...}, ...]}`);
+  }
+  return keys ?? [];
+}
+
+/** The well-formed entries of a key file, and how many others it holds; throws when the file cannot be read or is not JSON. */
+function readKeyFile(file: string): { keys: StoredKey[]; skipped: number } {
+  const entries = readKeyEntries(file);
   const seen = new Set<string>();
   const keys = entries.filter((k): k is StoredKey => {
     if (typeof k !== 'object' || k === null || !isEnvironmentName((k as StoredKey).environment)) return false;
@@ -258,7 +267,8 @@ export function addKeyToDataDir(dataDir: string, environment: string): { key: st
   const key = generateKey();
   // Read, add and write under the lock: two runs at once would each write their own copy, and one key would be lost.
   withKeyFileLock(file, () => {
-    const keys: StoredKey[] = existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { keys?: StoredKey[] }).keys ?? []) : [];
+    // Entries it does not use are kept as they are: the file is the operator's.
+    const keys = existsSync(file) ? readKeyEntries(file) : [];
     keys.push({ environment, sha256: hashKey(key) });
     writeKeyFile(file, keys);
   });
@@ -266,7 +276,7 @@ export function addKeyToDataDir(dataDir: string, environment: string): { key: st
 }
 
 /** Written beside, then renamed into place: a process reading meanwhile reads the old file or the new one, never half. */
-function writeKeyFile(file: string, keys: readonly StoredKey[]): void {
+function writeKeyFile(file: string, keys: readonly unknown[]): void {
   const partial = `${file}.${process.pid}.tmp`;
   writeFileSync(partial, JSON.stringify({ keys }, null, 2) + '\n', { mode: 0o600 });
   renameSync(partial, file);
