@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { ConfigError, loadConfig, openEventStore, openReadModel, requireExistingEventStore } from '@visitorbase/platform';
+import { ConfigError, loadConfig, openEventStore, openReadModel, requireServiceDataDir } from '@visitorbase/platform';
 import { PinoNestLogger, createLogger } from '@visitorbase/platform/observability/logging';
 import { UsageError } from './cli-error';
 import { keys } from './commands/keys';
@@ -28,7 +28,7 @@ async function main(argv: string[]): Promise<void> {
   Logger.overrideLogger(new PinoNestLogger(createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn', 2)));
   // The commands read what a service wrote: a data directory without an event store is a mistake, not an empty log.
   const existing = <T>(open: () => Promise<T>) => async () => {
-    requireExistingEventStore(config);
+    requireServiceDataDir(config);
     return open();
   };
   const stores = { config, events: existing(() => openEventStore(config)), readModel: existing(() => openReadModel(config)) };

@@ -70,11 +70,15 @@ const SERVING: OpenOptions = { serving: true };
  * must already be in the data directory. Opened anyway, a mistyped DATA_DIR
  * would be made into new, empty stores, and a replay of it would say 0 events.
  */
-export function requireExistingEventStore(config: AppConfig): void {
-  if ((config.eventStore ?? { kind: 'sqlite' }).kind !== 'sqlite') return;
-  const file = join(config.dataDir, EVENT_STORE_FILE);
-  if (!existsSync(file)) {
-    throw new ConfigError(`no event store in ${config.dataDir} (no ${EVENT_STORE_FILE}): set DATA_DIR to the service's data directory`);
+export function requireServiceDataDir(config: AppConfig): void {
+  const embedded = (store: { kind: string } | undefined) => (store ?? { kind: 'sqlite' }).kind === 'sqlite';
+  if (embedded(config.eventStore)) {
+    if (!existsSync(join(config.dataDir, EVENT_STORE_FILE))) {
+      throw new ConfigError(`no event store in ${config.dataDir} (no ${EVENT_STORE_FILE}): set DATA_DIR to the service's data directory`);
+    }
+  } else if (embedded(config.readModel) && !existsSync(config.dataDir)) {
+    // The log is elsewhere, the read model here: a data directory that does not exist is a typo.
+    throw new ConfigError(`no data directory ${config.dataDir} for the read model: set DATA_DIR to the service's data directory`);
   }
 }
 
