@@ -1,5 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { EventIdConflictError, EventStoreUnavailableError } from '@visitorbase/event-store';
 import { ReadModelUnavailableError } from '@visitorbase/read-model';
 import { errorBody } from './error-body';
@@ -46,7 +46,8 @@ export class HttpErrorsFilter implements ExceptionFilter {
       send(reply, status, message);
       return;
     }
-    if ((exception as NodeJS.ErrnoException)?.code === 'ECONNRESET') {
+    const request = host.switchToHttp().getRequest<FastifyRequest>();
+    if ((exception as NodeJS.ErrnoException)?.code === 'ECONNRESET' && (request.raw.destroyed || request.raw.socket?.destroyed)) {
       // The client went away in the middle of its request (or a shutdown cut a stalled one):
       // nobody is left to answer, and nothing failed here.
       send(reply, HttpStatus.BAD_REQUEST, 'The request was aborted before its body arrived');
