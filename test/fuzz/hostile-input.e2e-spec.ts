@@ -56,6 +56,7 @@ function readableProblem(res: Outcome): string | undefined {
   if (body.statusCode !== res.status) return 'statusCode differs from the status';
   if (typeof body.error !== 'string' || body.error === '') return 'no error name';
   const message = body.message;
+  if (res.status === 400 && !Array.isArray(message)) return 'a 400 whose message is not a list';
   const lines = Array.isArray(message) ? message : [message];
   if (lines.length === 0 || lines.some((line) => typeof line !== 'string' || line.trim() === '')) return 'an empty or non-text message';
   return undefined;

@@ -83,7 +83,7 @@ describe('loadConfig: rate limit', () => {
   });
 
   it('refuses a burst without a rate, rather than ignoring it', () => {
-    expect(() => loadConfig({ RATE_LIMIT_BURST: '100' })).toThrow('RATE_LIMIT_BURST is set, but no RATE_LIMIT_PER_SECOND: set both, or neither');
+    expect(() => loadConfig({ RATE_LIMIT_BURST: '100' })).toThrow('RATE_LIMIT_BURST is set without a RATE_LIMIT_PER_SECOND above 0: set both, or neither');
     expect(() => loadConfig({ RATE_LIMIT_BURST: 'abc' })).toThrow(/RATE_LIMIT_BURST must be a number/);
   });
 });

@@ -120,7 +120,7 @@ function parseRateLimit(env: NodeJS.ProcessEnv): AppConfig['rateLimit'] {
     throw new ConfigError(`RATE_LIMIT_BURST must be at least 1, got ${JSON.stringify(env.RATE_LIMIT_BURST)}`);
   }
   if (perSecond === undefined || perSecond === 0) {
-    if (givenBurst !== undefined) throw new ConfigError('RATE_LIMIT_BURST is set, but no RATE_LIMIT_PER_SECOND: set both, or neither');
+    if (givenBurst !== undefined) throw new ConfigError('RATE_LIMIT_BURST is set without a RATE_LIMIT_PER_SECOND above 0: set both, or neither');
     return undefined;
   }
   return { perSecond, burst: givenBurst ?? Math.max(1, Math.ceil(perSecond)) };

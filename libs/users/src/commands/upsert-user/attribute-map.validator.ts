@@ -39,7 +39,7 @@ export function attributeMapProblems(value: unknown, property = 'attributes'): s
   for (const name of names) {
     if (name.length === 0) problems.push(`${property} must not have an empty attribute name`);
     else if (!hasAtMostCharacters(name, LIMITS.attributeNameLength))
-      problems.push(`${property} name ${JSON.stringify(name.slice(0, 40) + '…')} is longer than ${LIMITS.attributeNameLength} characters`);
+      problems.push(`${property} name ${JSON.stringify(Array.from(name).slice(0, 40).join('') + '…')} is longer than ${LIMITS.attributeNameLength} characters`);
     else if (!isCleanText(name)) problems.push(`${property} names must be well-formed Unicode text without NUL characters`);
     else {
       const v = (value as Record<string, unknown>)[name];

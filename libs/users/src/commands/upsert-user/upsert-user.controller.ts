@@ -47,11 +47,15 @@ export class UpsertUserController {
       },
     },
   })
-  @ApiResponse({ status: 400, description: 'The body is not valid (every problem is listed), not JSON, or not UTF-8', schema: ERROR_SCHEMA })
+  @ApiResponse({
+    status: 400,
+    description: 'The body is not valid (the first problem of each field is listed, at most 100), not JSON, or not UTF-8',
+    schema: ERROR_SCHEMA,
+  })
   @ApiResponse({ status: 401, description: 'Missing or unknown API key', schema: ERROR_SCHEMA })
   @ApiResponse({ status: 409, description: 'The Idempotency-Key was used before for a different request', schema: ERROR_SCHEMA })
   @ApiResponse({ status: 413, description: 'Body over 1 MiB', schema: ERROR_SCHEMA })
-  @ApiResponse({ status: 415, description: 'A content type other than application/json', schema: ERROR_SCHEMA })
+  @ApiResponse({ status: 415, description: 'A content type other than application/json, or a Content-Encoding other than identity', schema: ERROR_SCHEMA })
   @ApiResponse({ status: 503, description: 'The event store is unavailable; retry', schema: ERROR_SCHEMA })
   @HttpCode(202)
   @Header('Content-Type', 'text/plain; charset=utf-8')
