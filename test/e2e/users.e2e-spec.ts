@@ -247,6 +247,15 @@ describe('v2 Users API over HTTP', () => {
     });
   });
 
+  it('takes a path with a trailing slash as the same path', async () => {
+    await post({ userId: 'slash' }).expect(202);
+    await app.running.caughtUp();
+    const plain = await app.http.get('/v2/users/slash').set(dev).expect(200);
+    const slashed = await app.http.get('/v2/users/slash/').set(dev).expect(200);
+    expect(slashed.text).toBe(plain.text);
+    await app.http.post('/v2/users/').set(dev).set('Content-Type', 'application/json').send('{"userId":"slash"}').expect(202);
+  });
+
   it('accepts the scheme name in any case', async () => {
     await app.http.get('/v2/users/agg').set('Authorization', `api-key ${DEV_KEY}`).expect(200);
   });

@@ -51,7 +51,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     genReqId: requestId,
     bodyLimit: LIMITS.bodyBytes,
     // A userId of 512 characters, percent-encoded, is far longer than Fastify's default of 100.
-    routerOptions: { maxParamLength: 16 * 1024 },
+    // And `/v2/users/u1/` is `/v2/users/u1`, as most HTTP APIs take it, rather than a 404 of another shape.
+    routerOptions: { maxParamLength: 16 * 1024, ignoreTrailingSlash: true },
     frameworkErrors,
     clientErrorHandler,
   });
