@@ -1,6 +1,8 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import request from 'supertest';
+import { EVENT_STORE, EventStore } from '@visitorbase/event-store';
+import { ProjectionRunner } from '@visitorbase/users';
 import { DEV_KEY, startApp, tempDataDir, useApp } from './support';
 
 const dev = { Authorization: `API-Key ${DEV_KEY}` };
@@ -59,7 +61,49 @@ describe('health and metrics', () => {
     expect(metrics).toContain('visitorbase_event_store_head 3');
     expect(metrics).toContain('visitorbase_projection_lag_events 0');
     expect(metrics).toContain('visitorbase_projection_lag_milliseconds 0');
+    expect(metrics).toContain('visitorbase_projection_status_up 1');
     expect(metrics).not.toContain('"m"');
+  });
+
+  it('still answers a scrape when the event store fails or does not answer, the projection figures unknown', async () => {
+    const store = app.running.app.get<EventStore>(EVENT_STORE);
+    const failing = jest.spyOn(store, 'headPosition').mockRejectedValue(new Error('the store is down'));
+    try {
+      const down = (await app.http.get('/metrics').expect(200)).text;
+      expect(down).toContain('visitorbase_projection_status_up 0');
+      // prom-client writes NaN as Nan, which Prometheus reads as NaN all the same.
+      expect(down).toMatch(/^visitorbase_projection_checkpoint nan$/im);
+      expect(down).toMatch(/visitorbase_http_requests_total\{route="\/v2\/users",method="POST",status="202"\} \d+/);
+      // A read that never ends: the scrape answers once its wait is over, and the next one too.
+      failing.mockReturnValue(new Promise(() => undefined));
+      expect((await app.http.get('/metrics').expect(200)).text).toContain('visitorbase_projection_status_up 0');
+      expect((await app.http.get('/metrics').expect(200)).text).toContain('visitorbase_projection_status_up 0');
+    } finally {
+      failing.mockRestore();
+    }
+  }, 15_000);
+
+  it('counts the requests a client closed before they were answered', async () => {
+    const projector = app.running.app.get(ProjectionRunner);
+    await projector.stop();
+    try {
+      // A GET that waits for a write the stopped projection will not reach, given up after 200 ms.
+      const post = await app.http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send('{"userId":"abandoned"}').expect(202);
+      const token = post.headers['x-consistency-token'];
+      const abandoned = fetch(`${app.running.url}/v2/users/abandoned`, {
+        headers: { ...dev, 'x-consistency-token': token },
+        signal: AbortSignal.timeout(200),
+      });
+      await expect(abandoned).rejects.toThrow();
+      let metrics = '';
+      const deadline = Date.now() + 5_000;
+      while (!metrics.includes('visitorbase_http_requests_aborted_total') && Date.now() < deadline) {
+        metrics = (await app.http.get('/metrics').expect(200)).text;
+      }
+      expect(metrics).toContain('visitorbase_http_requests_aborted_total{route="/v2/users/:userId",method="GET"} 1');
+    } finally {
+      projector.start();
+    }
   });
 });
 

@@ -156,6 +156,11 @@ export function registerRequestLogging(fastify: FastifyInstance, requests: Logge
     else requests.info(line, 'request');
     done();
   });
+  // A request the client closed before its answer gets a line too: those are often the slow ones.
+  fastify.addHook('onRequestAbort', (request, done) => {
+    requests.info({ reqId: request.id, method: request.method, route: request.routeOptions.url ?? '(no route)', aborted: true }, 'request aborted by the client');
+    done();
+  });
 }
 
 /** Nest's own logging (startup, projector, errors) into the same JSON stream. */

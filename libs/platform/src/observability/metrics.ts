@@ -13,6 +13,7 @@ export function createRegistry(): Registry {
 
 const REQUESTS = 'visitorbase_http_requests_total';
 const LATENCY = 'visitorbase_http_request_duration_seconds';
+const ABORTED = 'visitorbase_http_requests_aborted_total';
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const noBuckets = () => LATENCY_BUCKETS.map(() => 0);
 
@@ -43,6 +44,15 @@ interface Sample {
  */
 export class HttpRequestMetrics {
   private readonly series = new Map<string, Series>();
+  /** Requests the client gave up on before their answer: by `method route`. */
+  private readonly aborted = new Map<string, { route: string; method: string; count: number }>();
+
+  recordAbort(route: string, method: string): void {
+    const key = `${method} ${route}`;
+    const one = this.aborted.get(key);
+    if (one) one.count += 1;
+    else this.aborted.set(key, { route, method, count: 1 });
+  }
 
   record(route: string, method: string, status: number, seconds: number): void {
     // As prom-client's observe() refuses it: a NaN would make the sum NaN for good.
@@ -73,7 +83,10 @@ export class HttpRequestMetrics {
         type,
         aggregator: 'sum' as const,
         get: async () => ({ name: one.name, help, type, aggregator: one.aggregator, values: values() }),
-        reset: () => this.series.clear(),
+        reset: () => {
+          this.series.clear();
+          this.aborted.clear();
+        },
       };
       // `one.name`, not `name`: for OpenMetrics the registry renames a counter (without `_total`) before rendering it.
       return one;
@@ -83,6 +96,11 @@ export class HttpRequestMetrics {
     );
     registry.registerMetric(
       metric(LATENCY, 'Time from request to response, by route pattern and method', 'histogram', () => this.latencySamples()) as never,
+    );
+    registry.registerMetric(
+      metric(ABORTED, 'HTTP requests the client closed before they were answered, by route pattern and method', 'counter', () =>
+        [...this.aborted.values()].map(({ route, method, count }) => ({ labels: { route, method }, value: count })),
+      ) as never,
     );
   }
 
@@ -125,6 +143,11 @@ export function registerHttpMetrics(fastify: FastifyInstance, registry: Registry
   metrics.register(registry);
   fastify.addHook('onResponse', (request, reply, done) => {
     metrics.record(request.routeOptions.url ?? '(no route)', request.method, reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+  // Not answered, so not in the counts above: a client that gave up (a timeout of its own) is worth seeing.
+  fastify.addHook('onRequestAbort', (request, done) => {
+    metrics.recordAbort(request.routeOptions.url ?? '(no route)', request.method);
     done();
   });
 }
