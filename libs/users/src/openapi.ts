@@ -1,3 +1,5 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiResponse } from '@nestjs/swagger';
 import { LIMITS } from './domain/limits';
 
 /** The seed's example visitor, as the OpenAPI document shows it. */
@@ -22,6 +24,7 @@ export const UPSERT_BODY_SCHEMA = {
     },
     events: {
       type: 'array',
+      nullable: true,
       maxItems: LIMITS.eventsPerRequest,
       description: 'An array of event objects',
       items: {
@@ -32,6 +35,7 @@ export const UPSERT_BODY_SCHEMA = {
           event: { type: 'string', minLength: 1, maxLength: LIMITS.eventNameLength },
           timestamp: {
             type: 'integer',
+            nullable: true,
             minimum: 0,
             maximum: LIMITS.maxTimestamp,
             description: 'unix timestamp (milliseconds); defaults to when the request was received',
@@ -41,6 +45,7 @@ export const UPSERT_BODY_SCHEMA = {
     },
     attributes: {
       type: 'object',
+      nullable: true,
       maxProperties: LIMITS.attributesPerRequest,
       description: '{attributeName: attributeValue}. attributeValue must be a string, int, or bool',
       additionalProperties: {
@@ -51,7 +56,13 @@ export const UPSERT_BODY_SCHEMA = {
         ],
       },
     },
-    emailAddress: { type: 'string', format: 'email', maxLength: LIMITS.emailLength, description: 'Email address for this visitor.' },
+    emailAddress: {
+      type: 'string',
+      nullable: true,
+      format: 'email',
+      maxLength: LIMITS.emailLength,
+      description: 'Email address for this visitor. Like every optional field, null counts as absent.',
+    },
   },
   example: {
     userId: 'a926111b-fa62-49f7-8666-2c94ca8b18fc',
@@ -96,3 +107,23 @@ export const ERROR_SCHEMA = {
     },
   },
 };
+
+const RETRY_AFTER = { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } };
+
+/**
+ * What every route under /v2 may answer besides its own: no valid key, over
+ * the key's rate limit, a store that cannot be reached. `unavailable` says
+ * which store (and anything else that makes this route answer 503).
+ */
+export function ApiV2Answers(unavailable: string): MethodDecorator {
+  return applyDecorators(
+    ApiResponse({ status: 401, description: 'Missing or unknown API key', schema: ERROR_SCHEMA }),
+    ApiResponse({
+      status: 429,
+      description: 'This API key is over its rate limit (RATE_LIMIT_PER_SECOND)',
+      schema: ERROR_SCHEMA,
+      headers: RETRY_AFTER,
+    }),
+    ApiResponse({ status: 503, description: `${unavailable}; retry`, schema: ERROR_SCHEMA, headers: RETRY_AFTER }),
+  );
+}

@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
 import { Environment } from '@visitorbase/platform/http/environment.decorator';
 import { StrictBodyPipe } from '@visitorbase/platform/validation/strict-body.pipe';
 import { CONSISTENCY_TOKEN_HEADER, consistencyToken } from '../../queries/get-user/consistency-token';
-import { ERROR_SCHEMA, UPSERT_BODY_SCHEMA } from '../../openapi';
+import { ApiV2Answers, ERROR_SCHEMA, UPSERT_BODY_SCHEMA } from '../../openapi';
 import { UpsertUserCommand } from './upsert-user.command';
 import { UpsertUserDto } from './upsert-user.dto';
 
@@ -34,6 +34,7 @@ export class UpsertUserController {
     name: 'Idempotency-Key',
     required: false,
     description: `Any string of 1 to ${IDEMPOTENCY_KEY_MAX} visible ASCII characters. A request retried with the same key (for the same userId) is stored once and answered as the first was.`,
+    schema: { type: 'string', minLength: 1, maxLength: IDEMPOTENCY_KEY_MAX, pattern: '^[\\x21-\\x7e]+$' },
   })
   @ApiResponse({
     status: 202,
@@ -49,14 +50,14 @@ export class UpsertUserController {
   })
   @ApiResponse({
     status: 400,
-    description: 'The body is not valid (the first problem of each field is listed, at most 100), not JSON, or not UTF-8',
+    description:
+      'The body is not valid (the first problem of each field is listed, at most 100), not JSON, or not UTF-8; or the Idempotency-Key is malformed',
     schema: ERROR_SCHEMA,
   })
-  @ApiResponse({ status: 401, description: 'Missing or unknown API key', schema: ERROR_SCHEMA })
   @ApiResponse({ status: 409, description: 'The Idempotency-Key was used before for a different request', schema: ERROR_SCHEMA })
   @ApiResponse({ status: 413, description: 'Body over 1 MiB', schema: ERROR_SCHEMA })
   @ApiResponse({ status: 415, description: 'A content type other than application/json, or a Content-Encoding other than identity', schema: ERROR_SCHEMA })
-  @ApiResponse({ status: 503, description: 'The event store is unavailable; retry', schema: ERROR_SCHEMA })
+  @ApiV2Answers('The event store is unavailable')
   @HttpCode(202)
   @Header('Content-Type', 'text/plain; charset=utf-8')
   async upsert(

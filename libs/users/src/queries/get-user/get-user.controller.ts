@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
 import { EVENT_STORE, EventStore, comparePositions } from '@visitorbase/event-store';
 import { APP_CONFIG, AppConfig } from '@visitorbase/platform/config';
 import { Environment } from '@visitorbase/platform/http/environment.decorator';
-import { ERROR_SCHEMA, PROFILE_SCHEMA } from '../../openapi';
+import { ApiV2Answers, ERROR_SCHEMA, PROFILE_SCHEMA } from '../../openapi';
 import { ProjectionWatcher } from '../../projection/projection-watcher';
 import { CONSISTENCY_TOKEN_HEADER, parseConsistencyToken } from './consistency-token';
 import { GetUserQuery } from './get-user.query';
@@ -45,8 +45,12 @@ export class GetUserController {
     description: 'You may receive a 404 if you request this resource right after creating it',
     content: { 'text/plain': { schema: { type: 'string' }, example: 'Not Found' } },
   })
-  @ApiResponse({ status: 400, description: 'A consistency token that is malformed, or past the end of the event log', schema: ERROR_SCHEMA })
-  @ApiResponse({ status: 503, description: 'The projection did not reach the write of the consistency token in time', schema: ERROR_SCHEMA })
+  @ApiResponse({
+    status: 400,
+    description: 'A userId that is not valid percent-encoded UTF-8, or a consistency token that is malformed or past the end of the event log',
+    schema: ERROR_SCHEMA,
+  })
+  @ApiV2Answers('The read model is unavailable, or the projection did not reach the write of the consistency token in time')
   async get(
     @Environment() environment: string,
     @Param('userId') userId: string,

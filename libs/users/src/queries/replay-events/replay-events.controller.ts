@@ -4,6 +4,7 @@ import { ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiSecurity, ApiTags 
 import type { FastifyReply } from 'fastify';
 import { EVENT_STORE, EventStore } from '@visitorbase/event-store';
 import { Environment } from '@visitorbase/platform/http/environment.decorator';
+import { ApiV2Answers, ERROR_SCHEMA } from '../../openapi';
 import { ReplayQueryText, parseReplayFilter, replayEvents } from './replay-events';
 
 const QUERY_NAMES = {
@@ -29,16 +30,24 @@ export class ReplayEventsController {
   @Get()
   @ApiOperation({ summary: "Stream the raw events of the caller's environment as NDJSON, in global order" })
   @ApiProduces('application/x-ndjson')
-  @ApiQuery({ name: 'userId', required: false })
+  @ApiQuery({ name: 'userId', required: false, schema: { type: 'string', minLength: 1 } })
   @ApiQuery({ name: 'type', required: false, enum: ['UserUpserted', 'EventTracked'] })
-  @ApiQuery({ name: 'since', required: false, description: 'recorded at or after: milliseconds or ISO 8601' })
-  @ApiQuery({ name: 'until', required: false, description: 'recorded before: milliseconds or ISO 8601' })
-  @ApiQuery({ name: 'fromPosition', required: false, description: 'only events after this position (the last one seen)' })
-  @ApiQuery({ name: 'limit', required: false, type: 'integer' })
+  @ApiQuery({ name: 'since', required: false, schema: { type: 'string' }, description: 'recorded at or after: milliseconds or ISO 8601' })
+  @ApiQuery({ name: 'until', required: false, schema: { type: 'string' }, description: 'recorded before: milliseconds or ISO 8601' })
+  @ApiQuery({
+    name: 'fromPosition',
+    required: false,
+    schema: { type: 'string' },
+    description: 'only events after this position (the last one seen)',
+  })
+  @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1 } })
   @ApiResponse({
     status: 200,
     description: 'One JSON object per line: environment, userId, stream, revision, position, type, data, recordedAt',
+    content: { 'application/x-ndjson': { schema: { type: 'string' } } },
   })
+  @ApiResponse({ status: 400, description: 'A filter that is malformed, repeated or not supported (every problem is listed)', schema: ERROR_SCHEMA })
+  @ApiV2Answers('The event store is unavailable')
   async replay(
     @Environment() environment: string,
     @Query() query: Record<string, unknown>,
