@@ -134,7 +134,7 @@ describe('the visitorbase command line', () => {
     expect(bad.stderr).toContain('--since must be milliseconds since the epoch or an ISO 8601 time');
   });
 
-  it('says so when a replay is interrupted, exits 130, and names the position to resume from', async () => {
+  it('says so when a replay is interrupted, exits 128 + the signal, and names the position to resume from', async () => {
     const all = cli(data.dir, 'replay').stdout;
     const child = spawn(process.execPath, [CLI, 'replay'], { env: { PATH: process.env.PATH, DATA_DIR: data.dir } });
     let stderr = '';

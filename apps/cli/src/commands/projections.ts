@@ -7,6 +7,7 @@ import { projectionStatus, rebuildInParallel } from '@visitorbase/users';
 import { UsageError } from '../cli-error';
 import { Progress } from '../progress';
 import { REBUILD_STORES_MODULE, RebuildStoresArgs } from '../rebuild-stores';
+import { constants as osConstants } from 'node:os';
 
 export const PROJECTIONS_USAGE = `Usage: visitorbase projections <command> [options]
 
@@ -162,7 +163,11 @@ async function rebuild(args: string[], stores: Stores): Promise<void> {
       `rebuilding read model version ${target} ${from ? `from ${formatPosition(from)}` : 'from the start of the log'} (${headText}); reads stay on version ${active}\n`,
     );
     const abort = new AbortController();
-    const stop = () => abort.abort();
+    let signalled: NodeJS.Signals = 'SIGINT';
+    const stop = (signal: NodeJS.Signals) => {
+      signalled = signal;
+      abort.abort();
+    };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     const progress = new Progress('rebuild');
@@ -184,8 +189,13 @@ async function rebuild(args: string[], stores: Stores): Promise<void> {
         total += result.events;
         if (abort.signal.aborted) {
           progress.done();
-          process.stderr.write(`rebuild interrupted after ${total} events; run it again to resume\n`);
-          process.exitCode = 130;
+          // What was saved, not what was folded: the shares save on their own, and a resume starts
+          // from where all of them had saved.
+          const saved = await view.getCheckpoint();
+          process.stderr.write(
+            `rebuild interrupted after folding ${total} events; saved up to ${saved ? formatPosition(saved) : 'the start of the log'}: run it again to resume from there\n`,
+          );
+          process.exitCode = 128 + osConstants.signals[signalled];
           return;
         }
         if (await readModel.activate(target)) break;
