@@ -6,7 +6,11 @@ const registryOf = (contentType: string): Registry => new (Registry as unknown a
 
 describe('HttpRequestMetrics', () => {
   /** What prom-client's own Counter and Histogram render for the same requests. */
-  function withPromClient(requests: Array<[string, string, number, number]>, contentType: string = Registry.PROMETHEUS_CONTENT_TYPE): Registry {
+  function withPromClient(
+    requests: Array<[string, string, number, number]>,
+    contentType: string = Registry.PROMETHEUS_CONTENT_TYPE,
+    aborts: Array<[string, string]> = [],
+  ): Registry {
     const registry = registryOf(contentType);
     const count = new Counter({
       name: 'visitorbase_http_requests_total',
@@ -21,10 +25,17 @@ describe('HttpRequestMetrics', () => {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     });
+    const aborted = new Counter({
+      name: 'visitorbase_http_requests_aborted_total',
+      help: 'HTTP requests the client closed before they were answered, by route pattern and method',
+      labelNames: ['route', 'method'],
+      registers: [registry],
+    });
     for (const [route, method, status, seconds] of requests) {
       count.inc({ route, method, status: String(status) });
       latency.observe({ route, method }, seconds);
     }
+    for (const [route, method] of aborts) aborted.inc({ route, method });
     return registry;
   }
 
@@ -79,6 +90,18 @@ describe('HttpRequestMetrics', () => {
     expect(actual.rest).toEqual(expected.rest);
     expect(actual.sums).toHaveLength(1);
     expect(actual.sums[0]).toBeCloseTo(expected.sums[0], 9);
+  });
+
+  it('counts requests the client closed before their answer apart, as a prom-client counter would', async () => {
+    const aborts: Array<[string, string]> = [['/v2/users/:userId', 'GET'], ['/v2/events', 'GET'], ['/v2/users/:userId', 'GET']];
+    const ours = new Registry();
+    const metrics = new HttpRequestMetrics();
+    metrics.register(ours);
+    metrics.record('/v2/users', 'POST', 202, 0.25);
+    for (const [route, method] of aborts) metrics.recordAbort(route, method);
+    const text = await ours.metrics();
+    expect(text).toBe(await withPromClient([['/v2/users', 'POST', 202, 0.25]], Registry.PROMETHEUS_CONTENT_TYPE, aborts).metrics());
+    expect(text).toContain('visitorbase_http_requests_aborted_total{route="/v2/users/:userId",method="GET"} 2');
   });
 
   it('renders nothing but the headers before the first request, as prom-client does', async () => {
