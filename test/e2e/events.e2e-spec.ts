@@ -95,7 +95,7 @@ describe('GET /v2/events', () => {
         'query parameter colour is not supported',
         'since must be milliseconds since the epoch or an ISO 8601 time',
         'fromPosition must be a position as printed in a replay line',
-        'limit must be a positive integer',
+        'limit must be an integer from 1 to 999999999',
       ]),
     );
     // What would match nothing by mistake is refused too: a misspelt type, a day that does not exist.

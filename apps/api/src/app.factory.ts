@@ -64,8 +64,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     logger: new PinoNestLogger(logger),
   });
   const fastify = app.getHttpAdapter().getInstance();
-  registerRequestLogging(fastify, requests);
-  registerHttpMetrics(fastify, app.get(METRICS_REGISTRY));
+  registerRequestLogging(fastify, requests, registerHttpMetrics(fastify, app.get(METRICS_REGISTRY)));
   registerJsonOnly(fastify, LIMITS.bodyBytes);
   registerSecurityHeaders(fastify);
   registerApiKeyAuth(fastify, ring);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { LoggerService } from '@nestjs/common';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import pino, { Bindings, ChildLoggerOptions, Logger } from 'pino';
 import { LogLevelName } from '../config';
 
@@ -136,11 +136,23 @@ export function requestId(request: IncomingMessage): string {
 
 /**
  * One line per request once answered, with its id (also sent back as
- * `X-Request-Id`), the route pattern, status and duration.
+ * `X-Request-Id`), the route pattern, status and duration; and one for a
+ * request whose connection closed before its answer was sent (the client
+ * gave up, often on a slow request), which `abandoned` is also told of.
+ * Fastify's `onRequestAbort` sees only requests cut off before their body
+ * was read, not a POST whose body was read and that then waited for the
+ * store: the response's `close` is watched instead, from the hook that sets
+ * the id, so that it costs one listener a request and no hook of its own.
  */
-export function registerRequestLogging(fastify: FastifyInstance, requests: Logger): void {
+export function registerRequestLogging(fastify: FastifyInstance, requests: Logger, abandoned?: (request: FastifyRequest) => void): void {
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    reply.raw.on('close', () => {
+      if (reply.raw.writableFinished) return;
+      abandoned?.(request);
+      const line = { reqId: request.id, method: request.method, route: request.routeOptions.url ?? '(no route)', aborted: true, ms: Math.round(reply.elapsedTime * 100) / 100 };
+      requests.info(line, 'request aborted by the client');
+    });
     done();
   });
   fastify.addHook('onResponse', (request, reply, done) => {
@@ -154,11 +166,6 @@ export function registerRequestLogging(fastify: FastifyInstance, requests: Logge
     };
     if (status >= 500) requests.error(line, 'request failed');
     else requests.info(line, 'request');
-    done();
-  });
-  // A request the client closed before its answer gets a line too: those are often the slow ones.
-  fastify.addHook('onRequestAbort', (request, done) => {
-    requests.info({ reqId: request.id, method: request.method, route: request.routeOptions.url ?? '(no route)', aborted: true }, 'request aborted by the client');
     done();
   });
 }

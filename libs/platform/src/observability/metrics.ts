@@ -1,5 +1,5 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The Prometheus registry of one application (not the global one: tests run several apps in one process). */
@@ -137,19 +137,19 @@ export class HttpRequestMetrics {
   }
 }
 
-/** Requests by route pattern, method and status, and their latency. */
-export function registerHttpMetrics(fastify: FastifyInstance, registry: Registry): void {
+/**
+ * Requests by route pattern, method and status, and their latency. Returns
+ * how to count a request the client abandoned (`registerRequestLogging`
+ * watches for them): it was not answered, so it is not in those counts.
+ */
+export function registerHttpMetrics(fastify: FastifyInstance, registry: Registry): (request: FastifyRequest) => void {
   const metrics = new HttpRequestMetrics();
   metrics.register(registry);
   fastify.addHook('onResponse', (request, reply, done) => {
     metrics.record(request.routeOptions.url ?? '(no route)', request.method, reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
-  // Not answered, so not in the counts above: a client that gave up (a timeout of its own) is worth seeing.
-  fastify.addHook('onRequestAbort', (request, done) => {
-    metrics.recordAbort(request.routeOptions.url ?? '(no route)', request.method);
-    done();
-  });
+  return (request) => metrics.recordAbort(request.routeOptions.url ?? '(no route)', request.method);
 }
 
 @Controller('metrics')

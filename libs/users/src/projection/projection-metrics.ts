@@ -34,14 +34,24 @@ export class UsersMetrics {
     // The figures of one status read serve all the gauges of a scrape. A store that fails or does not
     // answer in time leaves them unknown (NaN) and status_up at 0, and the rest of the scrape (requests,
     // the process) is answered all the same; a read still under way is not started again.
-    let reading: Promise<ProjectionStatus> | undefined;
+    let reading: { promise: Promise<ProjectionStatus>; since: number } | undefined;
     let pending: Promise<ProjectionStatus | undefined> | undefined;
     const read = async (): Promise<ProjectionStatus | undefined> => {
-      reading ??= projectionStatus(store, readModel, { countLimit: LAG_COUNT_LIMIT }).finally(() => (reading = undefined));
+      // A read that has already run past a scrape's wait is given up for a new one: a read that
+      // never ends would otherwise keep every later scrape down after the store came back.
+      if (reading === undefined || Date.now() - reading.since > STATUS_TIMEOUT_MS) {
+        const current = {
+          promise: projectionStatus(store, readModel, { countLimit: LAG_COUNT_LIMIT }).finally(() => {
+            if (reading === current) reading = undefined;
+          }),
+          since: Date.now(),
+        };
+        reading = current;
+      }
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), STATUS_TIMEOUT_MS)));
       try {
-        return await Promise.race([reading, late]);
+        return await Promise.race([reading.promise, late]);
       } catch {
         return undefined;
       } finally {

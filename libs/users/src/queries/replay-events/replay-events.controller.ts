@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
 import { EVENT_STORE, EventStore } from '@visitorbase/event-store';
 import { Environment } from '@visitorbase/platform/http/environment.decorator';
 import { ApiV2Answers, ERROR_SCHEMA } from '../../openapi';
-import { ReplayQueryText, parseReplayFilter, replayEvents } from './replay-events';
+import { MAX_LIMIT, ReplayQueryText, parseReplayFilter, replayEvents } from './replay-events';
 
 const QUERY_NAMES = {
   userId: 'userId',
@@ -40,7 +40,7 @@ export class ReplayEventsController {
     schema: { type: 'string' },
     description: 'only events after this position (the last one seen)',
   })
-  @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1 } })
+  @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: MAX_LIMIT } })
   @ApiResponse({
     status: 200,
     description: 'One JSON object per line: environment, userId, stream, revision, position, type, data, recordedAt',

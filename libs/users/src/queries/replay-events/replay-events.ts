@@ -99,6 +99,9 @@ export function parseTime(text: string): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
+/** The largest `limit` a replay takes: nine digits. */
+export const MAX_LIMIT = 999_999_999;
+
 export interface ReplayQueryText {
   readonly userId?: string;
   readonly type?: string;
@@ -128,8 +131,8 @@ export function parseReplayFilter(text: ReplayQueryText, names: Record<keyof Rep
   }
   let limit: number | undefined;
   if (text.limit !== undefined) {
-    limit = /^\d{1,9}$/.test(text.limit) ? Number(text.limit) : NaN;
-    if (!Number.isInteger(limit) || limit < 1) problems.push(`${names.limit} must be a positive integer`);
+    limit = /^\d{1,9}$/.test(text.limit) ? Number(text.limit) : NaN; // at most MAX_LIMIT
+    if (!Number.isInteger(limit) || limit < 1) problems.push(`${names.limit} must be an integer from 1 to ${MAX_LIMIT}`);
   }
   if (text.userId === '') problems.push(`${names.userId} must not be empty`);
   // A misspelt type would match nothing, and look like an empty log.
