@@ -2,6 +2,7 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { EVENT_STORE, EventStore } from '@visitorbase/event-store';
 import { APP_CONFIG, AppConfig } from '@visitorbase/platform';
+import { withTimeout } from '@visitorbase/platform/process/timeout';
 import { READ_MODEL, ReadModel } from '@visitorbase/read-model';
 import { ProjectionRunner, projectionStatus } from '@visitorbase/users';
 
@@ -61,14 +62,4 @@ export class HealthController {
       return check.down({ message: (error as Error).message });
     }
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { availableParallelism, constants as osConstants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { EventStore, Position, formatPosition } from '@visitorbase/event-store';
 import { AppConfig } from '@visitorbase/platform';
@@ -7,7 +7,6 @@ import { projectionStatus, rebuildInParallel } from '@visitorbase/users';
 import { UsageError } from '../cli-error';
 import { Progress } from '../progress';
 import { REBUILD_STORES_MODULE, RebuildStoresArgs } from '../rebuild-stores';
-import { constants as osConstants } from 'node:os';
 
 export const PROJECTIONS_USAGE = `Usage: visitorbase projections <command> [options]
 

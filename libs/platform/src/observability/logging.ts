@@ -4,6 +4,7 @@ import { LoggerService } from '@nestjs/common';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import pino, { Bindings, ChildLoggerOptions, Logger } from 'pino';
 import { LogLevelName } from '../config';
+import { routeOf } from './route';
 
 /**
  * JSON logs. Nothing that identifies a customer or a visitor is logged at
@@ -150,7 +151,7 @@ export function registerRequestLogging(fastify: FastifyInstance, requests: Logge
     reply.raw.on('close', () => {
       if (reply.raw.writableFinished) return;
       abandoned?.(request);
-      const line = { reqId: request.id, method: request.method, route: request.routeOptions.url ?? '(no route)', aborted: true, ms: Math.round(reply.elapsedTime * 100) / 100 };
+      const line = { reqId: request.id, method: request.method, route: routeOf(request), aborted: true, ms: Math.round(reply.elapsedTime * 100) / 100 };
       requests.info(line, 'request aborted by the client');
     });
     done();
@@ -160,7 +161,7 @@ export function registerRequestLogging(fastify: FastifyInstance, requests: Logge
     const line = {
       reqId: request.id,
       method: request.method,
-      route: request.routeOptions.url ?? '(no route)',
+      route: routeOf(request),
       status,
       ms: Math.round(reply.elapsedTime * 100) / 100,
     };

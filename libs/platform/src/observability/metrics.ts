@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { routeOf } from './route';
 
 /** The Prometheus registry of one application (not the global one: tests run several apps in one process). */
 export const METRICS_REGISTRY = Symbol('MetricsRegistry');
@@ -146,10 +147,10 @@ export function registerHttpMetrics(fastify: FastifyInstance, registry: Registry
   const metrics = new HttpRequestMetrics();
   metrics.register(registry);
   fastify.addHook('onResponse', (request, reply, done) => {
-    metrics.record(request.routeOptions.url ?? '(no route)', request.method, reply.statusCode, reply.elapsedTime / 1000);
+    metrics.record(routeOf(request), request.method, reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
-  return (request) => metrics.recordAbort(request.routeOptions.url ?? '(no route)', request.method);
+  return (request) => metrics.recordAbort(routeOf(request), request.method);
 }
 
 @Controller('metrics')

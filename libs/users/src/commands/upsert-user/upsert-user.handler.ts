@@ -75,7 +75,12 @@ export class UpsertUserHandler implements ICommandHandler<UpsertUserCommand, App
   async execute(command: UpsertUserCommand): Promise<AppendResult> {
     const stream = visitorStream({ environment: command.environment, userId: command.body.userId });
     const events = upsertEvents(command);
-    const result = await this.store.append(stream, events, 'any').catch((error: unknown) => this.asDigestedBefore(command, stream, error));
+    let result: AppendResult;
+    try {
+      result = await this.store.append(stream, events, 'any');
+    } catch (error) {
+      result = await this.asDigestedBefore(command, stream, error);
+    }
     // A retry the store recognised wrote nothing: counted once, when it was first stored.
     if (!result.replayed) {
       this.metrics.eventsAppended.inc({ type: USER_UPSERTED });
