@@ -215,6 +215,9 @@ describe('OpenAPI', () => {
     const events = doc.paths['/v2/events'].get;
     expect(Object.keys(events.responses).sort()).toEqual(['200', '400', '401', '429', '503']);
     expect(Object.keys(events.responses['200'].content)).toEqual(['application/x-ndjson']);
+    // Liveness checks nothing that can be down; readiness can answer 503.
+    expect(Object.keys(doc.paths['/health/live'].get.responses)).toEqual(['200']);
+    expect(Object.keys(doc.paths['/health/ready'].get.responses).sort()).toEqual(['200', '503']);
     expect(events.parameters.find((p: { name: string }) => p.name === 'limit').schema).toEqual({ type: 'integer', minimum: 1, maximum: 999_999_999 });
     const page = await http.get('/docs').expect(200);
     expect(page.headers['content-type']).toMatch(/^text\/html/);
