@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import request from 'supertest';
 import { EVENT_STORE, EventStore } from '@visitorbase/event-store';
 import { ProjectionRunner } from '@visitorbase/users';
@@ -165,6 +166,13 @@ describe('logs', () => {
     await http.get(`/v2/users/${secretUser}`).set(dev).set('X-Request-Id', 'trace-42');
     await http.get('/v2/users/x').set('Authorization', 'API-Key wrong-key-value').expect(401);
     await http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send(JSON.stringify({ userId: 5, emailAddress: 'bad@' })).expect(400);
+    // Answered before any route's hooks: by the router, and on the socket for bytes that are not HTTP.
+    const unrouted = await http.get('/v2/users/%C0%AF%ZZ').set(dev).set('X-Request-Id', 'trace-43').expect(400);
+    expect(unrouted.headers['x-request-id']).toBe('trace-43');
+    expect(await rawAnswer(url, 'GET /health/live HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+    const scrape = (await http.get('/metrics').expect(200)).text;
+    expect(scrape).toContain('visitorbase_http_requests_total{route="(no route)",method="GET",status="400"} 1');
+    expect(scrape).toContain('visitorbase_http_requests_total{route="(malformed request)",method="(unknown)",status="400"} 1');
     await new Promise<void>((resolve) => {
       child!.once('exit', () => resolve());
       child!.kill('SIGTERM');
@@ -177,12 +185,30 @@ describe('logs', () => {
       ['GET', '/v2/users/:userId', expect.any(Number)],
       ['GET', '/v2/users/:userId', 401],
       ['POST', '/v2/users', 400],
+      ['GET', '(no route)', 400],
+      ['GET', '/metrics', 200],
     ]);
     expect(requests.every((l) => typeof l.reqId === 'string' && l.reqId.length > 0)).toBe(true);
     expect(requests[1].reqId).toBe('trace-42');
+    expect(requests[4].reqId).toBe('trace-43');
+    expect(lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'malformed request')).toEqual([
+      expect.objectContaining({ route: '(malformed request)', status: 400, code: 'HPE_INVALID_HEADER_TOKEN' }),
+    ]);
     for (const secret of [DEV_KEY, 'wrong-key-value', secretUser, email, 'bad@']) expect(output).not.toContain(secret);
   });
 });
+
+/** What the server answers to `bytes` sent on a connection of their own. */
+function rawAnswer(url: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.end(bytes));
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
 
 describe('OpenAPI', () => {
   const app = useApp();

@@ -1,6 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { LogController } from 'fastify';
+import { FastifyReply, FastifyRequest, LogController } from 'fastify';
 import {
   AppConfig,
   KeyRing,
@@ -12,8 +12,8 @@ import {
   registerRateLimit,
   registerSecurityHeaders,
 } from '@visitorbase/platform';
-import { PinoNestLogger, createLoggers, lazyChildLogger, registerRequestLogging, requestId } from '@visitorbase/platform/observability/logging';
-import { METRICS_REGISTRY, registerHttpMetrics } from '@visitorbase/platform/observability/metrics';
+import { PinoNestLogger, RequestLines, createLoggers, lazyChildLogger, registerRequestLogging, requestId } from '@visitorbase/platform/observability/logging';
+import { HttpRequestCounts, METRICS_REGISTRY, registerHttpMetrics } from '@visitorbase/platform/observability/metrics';
 import { LIMITS } from '@visitorbase/users';
 import { AppModule } from './app.module';
 import { setupOpenApi } from './openapi';
@@ -41,6 +41,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     : KeyRing.fromDataDir(config.dataDir);
   if (createdKey !== undefined) options.showCreatedKey?.(createdKey);
   const { logger, requests } = createLoggers(options.logger === false ? 'silent' : config.logLevel);
+  // Answers given before any route's hooks run, logged and counted once those are set up below.
+  let outsideRoutes: { lines: RequestLines; counts: HttpRequestCounts } | undefined;
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
     childLoggerFactory: lazyChildLogger,
@@ -53,8 +55,17 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     // A userId of 512 characters, percent-encoded, is far longer than Fastify's default of 100.
     // And `/v2/users/u1/` is `/v2/users/u1`, as most HTTP APIs take it, rather than a 404 of another shape.
     routerOptions: { maxParamLength: 16 * 1024, ignoreTrailingSlash: true },
-    frameworkErrors,
-    clientErrorHandler,
+    frameworkErrors: (error: Error & { code?: string }, request: FastifyRequest, reply: FastifyReply) => {
+      frameworkErrors(error, request, reply);
+      outsideRoutes?.lines.answered(request, reply);
+      outsideRoutes?.counts.answered(request, reply);
+    },
+    clientErrorHandler: (error, socket) => {
+      const status = clientErrorHandler(error, socket);
+      if (status === undefined) return;
+      outsideRoutes?.lines.malformed(status, (error as NodeJS.ErrnoException).code);
+      outsideRoutes?.counts.malformed(status);
+    },
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     // A store that cannot be opened is thrown to the caller, which says so on stderr whatever
@@ -64,7 +75,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     logger: new PinoNestLogger(logger),
   });
   const fastify = app.getHttpAdapter().getInstance();
-  registerRequestLogging(fastify, requests, registerHttpMetrics(fastify, app.get(METRICS_REGISTRY)));
+  const counts = registerHttpMetrics(fastify, app.get(METRICS_REGISTRY));
+  outsideRoutes = { lines: registerRequestLogging(fastify, requests, counts.aborted), counts };
   registerJsonOnly(fastify, LIMITS.bodyBytes);
   registerSecurityHeaders(fastify);
   registerApiKeyAuth(fastify, ring);

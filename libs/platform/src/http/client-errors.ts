@@ -14,10 +14,11 @@ const SECURITY_HEADERS = DATA_ANSWER_HEADERS.map(([name, value]) => `${name}: ${
  * Fastify's default answer, this one says `Connection: close`: the socket is
  * destroyed right after, and a keep-alive client that was not told so would
  * send its next request on it and see that request fail too. The body has
- * the API's error shape, and the headers every other answer has.
+ * the API's error shape, and the headers every other answer has. Returns the
+ * status answered, if any, for the caller to log and count.
  */
-export function clientErrorHandler(error: ClientError, socket: ServerSocket): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+export function clientErrorHandler(error: ClientError, socket: ServerSocket): number | undefined {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return undefined;
   const [status, message] =
     error.code === 'HPE_HEADER_OVERFLOW'
       ? [431, 'The request line and headers exceed 16 KiB']
@@ -25,7 +26,8 @@ export function clientErrorHandler(error: ClientError, socket: ServerSocket): vo
         ? [408, 'The request did not arrive in time']
         : [400, 'The request is not well-formed HTTP'];
   // Once an answer to this connection has begun, nothing more can be written on it.
-  if (socket.writable && !socket._httpMessage?.headersSent) {
+  const answering = socket.writable && !socket._httpMessage?.headersSent;
+  if (answering) {
     const body = errorBody(status, message);
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
@@ -38,4 +40,5 @@ export function clientErrorHandler(error: ClientError, socket: ServerSocket): vo
     );
   }
   socket.destroy(error);
+  return answering ? status : undefined;
 }

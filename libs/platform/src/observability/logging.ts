@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { LoggerService } from '@nestjs/common';
-import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import pino, { Bindings, ChildLoggerOptions, Logger } from 'pino';
 import { LogLevelName } from '../config';
 import { routeOf } from './route';
@@ -135,6 +135,14 @@ export function requestId(request: IncomingMessage): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
+/** How request lines are written for requests answered outside the routes' hooks. */
+export interface RequestLines {
+  /** A request answered without its route's hooks (a routing failure, answered by Fastify). */
+  answered(request: FastifyRequest, reply: FastifyReply): void;
+  /** Bytes that were not an HTTP request (`code`: Node's parser error), answered on the socket with `status`. */
+  malformed(status: number, code: string | undefined): void;
+}
+
 /**
  * One line per request once answered, with its id (also sent back as
  * `X-Request-Id`), the route pattern, status and duration; and one for a
@@ -144,8 +152,9 @@ export function requestId(request: IncomingMessage): string {
  * was read, not a POST whose body was read and that then waited for the
  * store: the response's `close` is watched instead, from the hook that sets
  * the id, so that it costs one listener a request and no hook of its own.
+ * Returns how to write the lines of requests no route's hooks see.
  */
-export function registerRequestLogging(fastify: FastifyInstance, requests: Logger, abandoned?: (request: FastifyRequest) => void): void {
+export function registerRequestLogging(fastify: FastifyInstance, requests: Logger, abandoned?: (request: FastifyRequest) => void): RequestLines {
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     reply.raw.on('close', () => {
@@ -156,7 +165,7 @@ export function registerRequestLogging(fastify: FastifyInstance, requests: Logge
     });
     done();
   });
-  fastify.addHook('onResponse', (request, reply, done) => {
+  const answered = (request: FastifyRequest, reply: FastifyReply) => {
     const status = reply.statusCode;
     const line = {
       reqId: request.id,
@@ -167,8 +176,15 @@ export function registerRequestLogging(fastify: FastifyInstance, requests: Logge
     };
     if (status >= 500) requests.error(line, 'request failed');
     else requests.info(line, 'request');
+  };
+  fastify.addHook('onResponse', (request, reply, done) => {
+    answered(request, reply);
     done();
   });
+  return {
+    answered,
+    malformed: (status, code) => requests.info({ route: '(malformed request)', status, code }, 'malformed request'),
+  };
 }
 
 /** Nest's own logging (startup, projector, errors) into the same JSON stream. */

@@ -138,19 +138,39 @@ export class HttpRequestMetrics {
   }
 }
 
+/** How requests answered outside the routes' hooks, or abandoned, are counted. */
+export interface HttpRequestCounts {
+  /** A request the client abandoned: it was not answered, so it is not in the requests' counts. */
+  aborted(request: FastifyRequest): void;
+  /** A request answered without its route's hooks (a routing failure, answered by Fastify). */
+  answered(request: FastifyRequest, reply: FastifyReply): void;
+  /** Bytes that were not an HTTP request, answered on the socket with `status`. */
+  malformed(status: number): void;
+}
+
+/** The route and method of bytes that never became a request. */
+export const MALFORMED_REQUEST = { route: '(malformed request)', method: '(unknown)' } as const;
+
 /**
- * Requests by route pattern, method and status, and their latency. Returns
- * how to count a request the client abandoned (`registerRequestLogging`
- * watches for them): it was not answered, so it is not in those counts.
+ * Requests by route pattern, method and status, and their latency, counted
+ * from every route's `onResponse`. Returns how to count the rest
+ * (`HttpRequestCounts`).
  */
-export function registerHttpMetrics(fastify: FastifyInstance, registry: Registry): (request: FastifyRequest) => void {
+export function registerHttpMetrics(fastify: FastifyInstance, registry: Registry): HttpRequestCounts {
   const metrics = new HttpRequestMetrics();
   metrics.register(registry);
-  fastify.addHook('onResponse', (request, reply, done) => {
+  const answered = (request: FastifyRequest, reply: FastifyReply) =>
     metrics.record(routeOf(request), request.method, reply.statusCode, reply.elapsedTime / 1000);
+  fastify.addHook('onResponse', (request, reply, done) => {
+    answered(request, reply);
     done();
   });
-  return (request) => metrics.recordAbort(routeOf(request), request.method);
+  return {
+    aborted: (request) => metrics.recordAbort(routeOf(request), request.method),
+    answered,
+    // No time: the request never began.
+    malformed: (status) => metrics.record(MALFORMED_REQUEST.route, MALFORMED_REQUEST.method, status, 0),
+  };
 }
 
 @Controller('metrics')
