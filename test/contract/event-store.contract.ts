@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  EventIdConflictError,
   EventStore,
   LoggedEvent,
   NewEvent,
@@ -88,6 +89,15 @@ export function eventStoreContract(open: () => Promise<EventStore>): void {
     expect(first.replayed).toBeFalsy();
     expect([undefined, true]).toContain(retry.replayed);
     expect(await collect(store.readStream(stream))).toHaveLength(2);
+  });
+
+  it('refuses event ids reused, right after, by another append to the same stream', async () => {
+    // On EventStoreDB this rests on the server's check of recent ids for appends that expect no revision.
+    const stream = `${prefix}reused`;
+    const [a, b, c] = [event('T', { i: 0 }), event('T', { i: 1 }), event('T', { i: 2 })];
+    await store.append(stream, [a, b], 'any');
+    await expect(store.append(stream, [a, c], 'any')).rejects.toBeInstanceOf(EventIdConflictError);
+    expect((await collect(store.readStream(stream))).map((e) => e.data)).toEqual([{ i: 0 }, { i: 1 }]);
   });
 
   it('appends concurrent writes to one stream without losing any, each atomically', async () => {

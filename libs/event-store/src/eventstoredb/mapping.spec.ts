@@ -6,9 +6,10 @@ import {
   NO_STREAM,
   STREAM_EXISTS,
   UnavailableError,
+  UnknownError,
   WrongExpectedVersionError,
 } from '@eventstore/db-client';
-import { EventStoreUnavailableError, WrongExpectedRevisionError } from '../event-store.port';
+import { EventIdConflictError, EventStoreUnavailableError, WrongExpectedRevisionError } from '../event-store.port';
 import { position } from '../position';
 import { appendedPosition, isSystemStream, toEventData, toExpectedRevision, toRecordedEvent, toStoreError } from './mapping';
 
@@ -117,10 +118,32 @@ describe('EventStoreDB mapping', () => {
       expect(missing).toMatchObject({ stream: 's', expected: 'stream_exists', actual: 'no_stream' });
     });
 
+    it('takes a wrong expected version of an append that expected none for event ids reused by another append', () => {
+      const reused = toStoreError(new WrongExpectedVersionError(undefined, { streamName: 's', expected: ANY, current: 5n }), 's', 'any');
+      expect(reused).toBeInstanceOf(EventIdConflictError);
+      expect(reused).toMatchObject({ stream: 's' });
+    });
+
     it('reports a server that cannot answer as unavailable, so callers may retry', () => {
       expect(toStoreError(new UnavailableError())).toBeInstanceOf(EventStoreUnavailableError);
       expect(toStoreError(new DeadlineExceededError())).toBeInstanceOf(EventStoreUnavailableError);
       expect(toStoreError(new Error('Failed to discover after 10 attempts.'))).toBeInstanceOf(EventStoreUnavailableError);
+    });
+
+    it('classifies a raw gRPC error as the client would: an append to a server that is down rejects with one', () => {
+      // What @grpc/grpc-js rejects with when no connection can be made, before the client wraps anything.
+      const down = Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14, details: 'No connection established' });
+      const failure = toStoreError(down);
+      expect(failure).toBeInstanceOf(EventStoreUnavailableError);
+      expect(failure.message).toBe('EventStoreDB: 14 UNAVAILABLE: No connection established');
+    });
+
+    it('does not take an error the client could not classify for an outage when the server blamed the request', () => {
+      const grpc = (code: number, details: string) => Object.assign(new Error(`${code} ${details}`), { code, details });
+      expect(toStoreError(grpc(13, 'internal error'))).toBeInstanceOf(EventStoreUnavailableError);
+      const invalid = toStoreError(grpc(3, 'Trying to read from an invalid position.'));
+      expect(invalid).not.toBeInstanceOf(EventStoreUnavailableError);
+      expect(invalid).toBeInstanceOf(UnknownError);
     });
 
     it('leaves other failures as they are', () => {

@@ -12,9 +12,11 @@ import {
   UnavailableError,
   UnknownError,
   WrongExpectedVersionError,
+  convertToCommandError,
   jsonEvent,
 } from '@eventstore/db-client';
 import {
+  EventIdConflictError,
   EventStoreUnavailableError,
   ExpectedRevision,
   NewEvent,
@@ -89,10 +91,20 @@ export function appendedPosition(reported: { commit: bigint }): Position {
   return position(reported.commit, reported.commit);
 }
 
-/** Errors of the client as errors of the port; anything else is left as it is. */
-export function toStoreError(error: unknown, stream?: string, expected?: ExpectedRevision): Error {
+/**
+ * Errors of the client as errors of the port; anything else is left as it is.
+ * Some calls of the client reject with the raw gRPC error rather than its own
+ * class (an append first asks the server which features it has, and that
+ * question fails with the raw error while the server is down), so those are
+ * classified the way the client classifies the rest first.
+ */
+export function toStoreError(raw: unknown, stream?: string, expected?: ExpectedRevision): Error {
+  const error = raw instanceof Error ? convertToCommandError(raw) : raw;
   if (error instanceof EventStoreUnavailableError || error instanceof WrongExpectedRevisionError) return error;
   if (error instanceof WrongExpectedVersionError) {
+    // With no revision expected, the server answers this only when some of the event ids were
+    // written before, but not as this same append (its CorruptedIdempotency): reused ids.
+    if (expected === 'any') return new EventIdConflictError(stream ?? error.streamName);
     const actual = error.actualVersion;
     return new WrongExpectedRevisionError(
       stream ?? error.streamName,
@@ -106,6 +118,9 @@ export function toStoreError(error: unknown, stream?: string, expected?: Expecte
   return error instanceof Error ? error : new Error(String(error));
 }
 
+/** gRPC statuses that blame the request: INVALID_ARGUMENT, ALREADY_EXISTS, PERMISSION_DENIED, FAILED_PRECONDITION, OUT_OF_RANGE, UNIMPLEMENTED. */
+const REQUEST_ERROR_CODES = new Set([3, 6, 7, 9, 11, 12]);
+
 /** Failures that say nothing about the request, only that the server could not answer it now. */
 function isTransient(error: unknown): boolean {
   return (
@@ -114,7 +129,9 @@ function isTransient(error: unknown): boolean {
     error instanceof TimeoutError ||
     error instanceof NotLeaderError ||
     error instanceof CancelledError ||
-    error instanceof UnknownError ||
+    // What the client could not classify, unless the server said the request itself was wrong
+    // (a read from a position that is not an event's): asked again, it would fail again.
+    (error instanceof UnknownError && !REQUEST_ERROR_CODES.has(error.code as number)) ||
     // Cluster discovery gives up with a plain Error when no node answers.
     (error instanceof Error && error.message.startsWith('Failed to discover'))
   );
