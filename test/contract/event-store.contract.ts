@@ -171,6 +171,9 @@ export function eventStoreContract(open: () => Promise<EventStore>): void {
     expect(pages.flat().map(logged)).toEqual(events.map(logged));
     expect(pages.every((page) => page.length > 0 && page.length <= 4)).toBe(true);
     expect(pages.length).toBeGreaterThan(3);
+    // Pages of one event each: reading from a position that is an event's gives that event first.
+    const single = await collect(store.readAllPages({ after: before, streamPrefix: prefix, pageSize: 1 }));
+    expect(single.flat().map(logged)).toEqual(events.map(logged));
 
     const head = await store.headPosition();
     const reading = store.readAllPages({ after: before, streamPrefix: prefix, pageSize: 2 })[Symbol.asyncIterator]();

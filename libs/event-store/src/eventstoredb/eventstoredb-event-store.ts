@@ -28,7 +28,7 @@ import {
 import { checkPartition, streamPartition } from '../partition';
 import { Position, comparePositions, position } from '../position';
 import { appendedPosition, isSystemStream, toEventData, toExpectedRevision, toRecordedEvent, toStoreError } from './mapping';
-import { pagesOf } from './pages';
+import { pagesOf, pagesUpTo } from './pages';
 
 const PAGE_SIZE = 1000;
 /** How long one attempt of an append may take; the server is told to give up by then too. */
@@ -165,28 +165,17 @@ export class EventStoreDbEventStore implements EventStore {
     const head = await this.lastPosition();
     if (head === undefined) return;
     const { streamPrefix } = options;
-    let after = options.after && options.after.commit >= 0n ? options.after : undefined;
-    for (;;) {
-      // Reading from a position includes the event at that position; `after` drops it.
-      const page = await this.readAllPage(after ?? START, FORWARDS, pageSize);
+    const after = options.after && options.after.commit >= 0n ? options.after : undefined;
+    const read = (from: Position | undefined, count: number) => this.readAllPage(from ?? START, FORWARDS, count);
+    for await (const page of pagesUpTo(read, head, after, pageSize)) {
       const events: RecordedEvent[] = [];
-      let atHead = false;
       for (const event of page) {
-        if (comparePositions(event.position, head) > 0) {
-          atHead = true;
-          break;
-        }
-        if (after !== undefined && comparePositions(event.position, after) <= 0) continue;
         if (isSystemStream(event.streamId)) continue;
         if (streamPrefix !== undefined && !event.streamId.startsWith(streamPrefix)) continue;
         if (partition !== undefined && streamPartition(event.streamId, partition.count) !== partition.index) continue;
         events.push(toRecordedEvent(event));
       }
       if (events.length > 0) yield events;
-      if (atHead || page.length < pageSize) return;
-      const last = page[page.length - 1].position;
-      if (comparePositions(last, head) >= 0) return;
-      after = position(last.commit, last.prepare);
     }
   }
 

@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
-import { pagesOf } from './pages';
+import { Position, position } from '../position';
+import { pagesOf, pagesUpTo } from './pages';
 
 /** A Node object stream, as the EventStoreDB subscription is one. */
 function objectStream(): PassThrough {
@@ -73,5 +74,58 @@ describe('pagesOf', () => {
     const rest: number[] = [];
     for await (const page of { [Symbol.asyncIterator]: () => pages }) rest.push(...page);
     expect(rest).toEqual([1, 2, 3, 4, 5]);
+  });
+});
+
+describe('pagesUpTo', () => {
+  /**
+   * A log of events at positions 10, 20, 30…, read as EventStoreDB reads `$all`
+   * forwards: from the event at `from` (included; from the next one when no
+   * event is there), or from the start. Counts the reads.
+   */
+  function log(count: number) {
+    const events = Array.from({ length: count }, (_, i) => ({ position: position(BigInt(10 * (i + 1))) }));
+    const reads: Array<[Position | undefined, number]> = [];
+    const read = async (from: Position | undefined, n: number) => {
+      reads.push([from, n]);
+      const start = from === undefined ? 0 : events.findIndex((e) => e.position.commit >= from.commit);
+      return start < 0 ? [] : events.slice(start, start + n);
+    };
+    return { events, reads, read };
+  }
+  const at = (commit: number) => position(BigInt(commit));
+  const commits = (pages: Array<Array<{ position: Position }>>) => pages.map((page) => page.map((e) => Number(e.position.commit)));
+
+  it.each([1, 2, 3, 7, 100])('gives every event after `after` up to the head once, in pages of at most %i', async (pageSize) => {
+    const { read } = log(7);
+    const pages = await collect(pagesUpTo(read, at(70), undefined, pageSize));
+    expect(pages.flat().map((e) => Number(e.position.commit))).toEqual([10, 20, 30, 40, 50, 60, 70]);
+    expect(pages.every((page) => page.length > 0 && page.length <= pageSize)).toBe(true);
+    const after = await collect(pagesUpTo(read, at(70), at(30), pageSize));
+    expect(after.flat().map((e) => Number(e.position.commit))).toEqual([40, 50, 60, 70]);
+  });
+
+  it('ends after a page of one event each time, though every read from an event gives that event first', async () => {
+    const { read, reads } = log(3);
+    expect(commits(await collect(pagesUpTo(read, at(30), at(10), 1)))).toEqual([[20], [30]]);
+    expect(reads).toEqual([
+      [at(10), 2],
+      [at(20), 2],
+    ]);
+  });
+
+  it('stops at the head though the log has grown past it', async () => {
+    const { read } = log(9);
+    expect(commits(await collect(pagesUpTo(read, at(50), undefined, 2)))).toEqual([[10, 20], [30, 40], [50]]);
+  });
+
+  it('keeps pages to their size when `after` is not an event’s position', async () => {
+    const { read } = log(6);
+    expect(commits(await collect(pagesUpTo(read, at(60), at(15), 2)))).toEqual([[20, 30], [40, 50], [60]]);
+  });
+
+  it('gives nothing for an empty log or one read up to its head', async () => {
+    expect(await collect(pagesUpTo(log(0).read, at(0), undefined, 5))).toEqual([]);
+    expect(await collect(pagesUpTo(log(4).read, at(40), at(40), 5))).toEqual([]);
   });
 });
