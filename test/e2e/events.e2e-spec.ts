@@ -93,7 +93,7 @@ describe('GET /v2/events', () => {
     expect(res.body.message).toEqual(
       expect.arrayContaining([
         'query parameter colour is not supported',
-        'since must be milliseconds since the epoch or an ISO 8601 time',
+        'since must be milliseconds since the epoch or an ISO 8601 time such as 2026-11-28 or 2026-11-28T09:30:00Z',
         'fromPosition must be a position as printed in a replay line',
         'limit must be an integer from 1 to 999999999',
       ]),
@@ -103,9 +103,21 @@ describe('GET /v2/events', () => {
     expect(mistaken.status).toBe(400);
     expect(mistaken.body.message).toEqual([
       'type must be UserUpserted or EventTracked',
-      'since must be milliseconds since the epoch or an ISO 8601 time',
-      'until must be milliseconds since the epoch or an ISO 8601 time',
+      'since is not a date of the calendar: 2026-11-31T00:00:00Z',
+      'until is not a date of the calendar: 2026-02-30',
     ]);
+    // And what would pick a window other than the one meant: a time read in the server's time
+    // zone, a year or seconds taken for milliseconds of 1970, an offset whose + became a space.
+    const ambiguous = await app.http.get('/v2/events?since=2026-11-28T00:00&until=2027').set(dev);
+    expect(ambiguous.body.message).toEqual([
+      'since must give its offset, Z for UTC (2026-11-28T00:00Z), or be milliseconds since the epoch',
+      'until must be milliseconds since the epoch (13 digits today) or an ISO 8601 time: 2027 would be 1970-01-01T00:00:02.027Z',
+    ]);
+    const spaced = await app.http.get('/v2/events?since=2026-11-28T02:05:00+01:00').set(dev);
+    expect(spaced.body.message).toEqual([
+      'since must be milliseconds since the epoch or an ISO 8601 time such as 2026-11-28 or 2026-11-28T09:30:00Z (in a URL, write the + of an offset as %2B)',
+    ]);
+    expect((await app.http.get('/v2/events?since=2026-11-28T02:05:00%2B01:00').set(dev)).status).toBe(200);
     expect((await app.http.get('/v2/events?since=2024-02-29&type=UserUpserted').set(dev)).status).toBe(200);
     const inherited = await app.http.get('/v2/events?constructor=x&toString=1').set(dev);
     expect(inherited.status).toBe(400);

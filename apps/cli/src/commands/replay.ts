@@ -17,8 +17,9 @@ Options:
   --env NAME            only this environment
   --user ID             only this visitor (with --env and without --follow: reads its stream alone)
   --type TYPE           only events of this type (UserUpserted, EventTracked)
-  --since TIME          recorded at or after TIME (milliseconds or ISO 8601)
-  --until TIME          recorded before TIME (milliseconds or ISO 8601)
+  --since TIME          recorded at or after TIME: milliseconds since the epoch, a date
+                        (2026-11-28, midnight UTC) or a time with its offset (…T09:30Z)
+  --until TIME          recorded before TIME, written the same way
   --from-position POS   only events after POS (the position of the last line seen)
   --limit N             at most N events
   --follow              keep streaming new events once the log is read

@@ -32,8 +32,8 @@ export class ReplayEventsController {
   @ApiProduces('application/x-ndjson')
   @ApiQuery({ name: 'userId', required: false, schema: { type: 'string', minLength: 1 } })
   @ApiQuery({ name: 'type', required: false, enum: ['UserUpserted', 'EventTracked'] })
-  @ApiQuery({ name: 'since', required: false, schema: { type: 'string' }, description: 'recorded at or after: milliseconds or ISO 8601' })
-  @ApiQuery({ name: 'until', required: false, schema: { type: 'string' }, description: 'recorded before: milliseconds or ISO 8601' })
+  @ApiQuery({ name: 'since', required: false, schema: { type: 'string' }, description: 'recorded at or after: milliseconds since the epoch, a date (midnight UTC), or an ISO 8601 time with its offset (Z, %2B01:00)' })
+  @ApiQuery({ name: 'until', required: false, schema: { type: 'string' }, description: 'recorded before: milliseconds since the epoch, a date (midnight UTC), or an ISO 8601 time with its offset (Z, %2B01:00)' })
   @ApiQuery({
     name: 'fromPosition',
     required: false,

@@ -86,17 +86,42 @@ function matches(line: ReplayLine, event: RecordedEvent, filter: ReplayFilter): 
   );
 }
 
-/** Milliseconds since the epoch, or an ISO 8601 time; undefined when neither. */
-export function parseTime(text: string): number | undefined {
-  if (/^\d{1,16}$/.test(text)) return Number(text);
-  const day = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
-  if (!day) return undefined;
+/**
+ * Times are compared with when events were recorded, so no sane one is before
+ * 1973 (eleven digits of milliseconds): fewer digits are seconds since the
+ * epoch, or an ISO year or basic date (`2027`, `20261201`), taken for
+ * milliseconds of January 1970 they would match everything or nothing.
+ */
+const MIN_MILLISECOND_DIGITS = 11;
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/**
+ * Milliseconds since the epoch, or an ISO 8601 date (midnight UTC) or time
+ * with its offset; else what is wrong with `text`, for a message. A time
+ * without an offset is refused rather than read in the time zone of whichever
+ * process parses it, which the CLI and the service need not share.
+ */
+export function readTime(text: string): number | string {
+  if (/^\d+$/.test(text)) {
+    if (text.length > 16) return 'must be milliseconds since the epoch or an ISO 8601 time';
+    if (text.length < MIN_MILLISECOND_DIGITS) {
+      return `must be milliseconds since the epoch (13 digits today) or an ISO 8601 time: ${text} would be ${new Date(Number(text)).toISOString()}`;
+    }
+    return Number(text);
+  }
+  const iso = ISO_TIME.exec(text);
+  if (!iso) {
+    // In a query string, `+` is a space: an offset such as +01:00 arrives as " 01:00".
+    const hint = / \d{2}:?\d{2}$/.test(text) ? ' (in a URL, write the + of an offset as %2B)' : '';
+    return `must be milliseconds since the epoch or an ISO 8601 time such as 2026-11-28 or 2026-11-28T09:30:00Z${hint}`;
+  }
+  if (text.includes('T') && iso[4] === undefined) return `must give its offset, Z for UTC (${text}Z), or be milliseconds since the epoch`;
   // Date.parse rolls a day that does not exist over into the next month (2026-02-30 is 2 March).
-  const [year, month, date] = [Number(day[1]), Number(day[2]), Number(day[3])];
+  const [year, month, date] = [Number(iso[1]), Number(iso[2]), Number(iso[3])];
   const calendar = new Date(Date.UTC(year, month - 1, date));
-  if (calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== date) return undefined;
+  if (calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== date) return `is not a date of the calendar: ${text}`;
   const ms = Date.parse(text);
-  return Number.isNaN(ms) ? undefined : ms;
+  return Number.isNaN(ms) ? `is not a time: ${text}` : ms;
 }
 
 /** The largest `limit` a replay takes: nine digits. */
@@ -120,9 +145,10 @@ export function parseReplayFilter(text: ReplayQueryText, names: Record<keyof Rep
   const time = (key: 'since' | 'until') => {
     const value = text[key];
     if (value === undefined) return undefined;
-    const ms = parseTime(value);
-    if (ms === undefined) problems.push(`${names[key]} must be milliseconds since the epoch or an ISO 8601 time`);
-    return ms;
+    const read = readTime(value);
+    if (typeof read === 'number') return read;
+    problems.push(`${names[key]} ${read}`);
+    return undefined;
   };
   let after: Position | undefined;
   if (text.fromPosition !== undefined) {

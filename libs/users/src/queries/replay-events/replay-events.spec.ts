@@ -1,0 +1,34 @@
+import { readTime } from './replay-events';
+
+describe('readTime', () => {
+  it.each([
+    ['1795824000000', 1795824000000],
+    ['10000000000', 10000000000],
+    ['2026-11-28', Date.UTC(2026, 10, 28)],
+    ['2024-02-29', Date.UTC(2024, 1, 29)],
+    ['2026-11-28T09:30Z', Date.UTC(2026, 10, 28, 9, 30)],
+    ['2026-11-28T09:30:15.250Z', Date.UTC(2026, 10, 28, 9, 30, 15, 250)],
+    ['2026-11-28T09:30:00+01:00', Date.UTC(2026, 10, 28, 8, 30)],
+    ['2026-11-28T09:30:00-0530', Date.UTC(2026, 10, 28, 15, 0)],
+  ])('reads %s', (text, ms) => {
+    expect(readTime(text)).toBe(ms);
+  });
+
+  it('reads a time the same whatever the time zone of the process', () => {
+    // Only an explicit offset or a date alone (midnight UTC) are taken: nothing depends on TZ.
+    for (const text of ['2026-11-28T09:30', '2026-11-28T09:30:00', '2026-11-28 09:30']) expect(typeof readTime(text)).toBe('string');
+  });
+
+  it.each([
+    ['2027', /2027 would be 1970-01-01T00:00:02\.027Z/],
+    ['20261201', /would be 1970-01-01T05:37:41\.201Z/],
+    ['1795827820', /13 digits today/],
+    ['12345678901234567', /must be milliseconds since the epoch or an ISO 8601 time$/],
+    ['yesterday', /such as 2026-11-28/],
+    ['2026-11-28T02:05:00 01:00', /write the \+ of an offset as %2B/],
+    ['2026-02-30', /not a date of the calendar/],
+    ['2026-11-28T23:59:60Z', /not a time/],
+  ])('refuses %s, saying why', (text, reason) => {
+    expect(readTime(text)).toMatch(reason);
+  });
+});
