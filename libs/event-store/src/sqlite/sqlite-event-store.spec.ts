@@ -113,6 +113,35 @@ describe('SqliteEventStore reads', () => {
     }
   });
 
+  it('fails a whole group commit, storing none of it, when SQLite rolls the transaction back under an append', async () => {
+    const store = new SqliteEventStore(join(dir, 'full.sqlite'));
+    try {
+      const payload = { text: 'x'.repeat(3_000) };
+      for (let i = 0; i < 50; i++) await store.append(`full-${i}`, [{ id: `f-${i}`, type: 'T', data: payload }], 'any');
+      // A file that cannot grow: SQLITE_FULL mid-transaction, which SQLite answers by rolling the whole
+      // transaction back, not just the append's savepoint. The appends after it must not then run
+      // (and commit) on their own while every one of them is answered as failed.
+      const db = (store as unknown as { db: Database.Database }).db;
+      const pages = db.pragma('page_count', { simple: true }) as number;
+      db.pragma(`max_page_count = ${pages + 6}`);
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 12 }, (_, i) =>
+          store.append(`grow-${i}`, [{ id: `g-${i}-a`, type: 'T', data: payload }, { id: `g-${i}-b`, type: 'T', data: payload }], 'any'),
+        ),
+      );
+      const stored: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        for await (const event of store.readStream(`grow-${i}`)) stored.push(event.id);
+      }
+      const acknowledged = outcomes.flatMap((outcome, i) => (outcome.status === 'fulfilled' ? [`g-${i}-a`, `g-${i}-b`] : []));
+      expect(outcomes.some((outcome) => outcome.status === 'rejected')).toBe(true);
+      // Every answer says what the log holds: stored if and only if acknowledged.
+      expect(stored).toEqual(acknowledged);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('gives each event of an append the metadata it carries', async () => {
     const store = new SqliteEventStore(join(dir, 'metadata.sqlite'));
     try {

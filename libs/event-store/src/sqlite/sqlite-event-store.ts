@@ -141,6 +141,10 @@ export class SqliteEventStore implements EventStore {
         try {
           return appendOne(item, now);
         } catch (error) {
+          // Some failures (a full disk, an I/O error, no memory) make SQLite roll back the whole
+          // transaction, not just this append's savepoint: the appends before it are gone, and the
+          // ones after it would each run, and commit, on their own. The batch fails as a whole.
+          if (!this.db.inTransaction) throw error;
           return error instanceof Error ? error : new Error(String(error));
         }
       });
