@@ -47,6 +47,47 @@ describe('a read model switch under a running projector', () => {
     }
   });
 
+  it('wakes a reader waiting for a write that reached the active version by a switch, not by a page it published', async () => {
+    const store = new SqliteEventStore(join(dir, 'wake-events.sqlite'));
+    const live = new SqliteReadModel(join(dir, 'wake-read-model.sqlite'));
+    // The projector's applies into version 1 wait at this gate while it is closed.
+    let open: () => void = () => undefined;
+    let gate: Promise<void> | undefined;
+    const view = live.version.bind(live);
+    jest.spyOn(live, 'version').mockImplementation((version) => {
+      const target = view(version);
+      return { ...target, apply: async (facts, checkpoint) => (await gate, target.apply(facts, checkpoint)) };
+    });
+    const projector = new Projector(store, live);
+    const watcher = new ProjectionWatcher(live, projector);
+    const upsert = (userId: string) =>
+      store.append(visitorStream({ environment: 'development', userId }), [{ id: userId, type: USER_UPSERTED, data: { userId, receivedAt: 1, attributes: {} } }], 'any');
+    projector.start();
+    try {
+      expect(await watcher.waitFor((await upsert('first')).position, 5_000)).toBe(true);
+      gate = new Promise<void>((resolve) => (open = resolve));
+      // The projector holds the page of this write at the gate while a rebuild that has it is switched to.
+      const written = await upsert('token');
+      const cli = new SqliteReadModel(join(dir, 'wake-read-model.sqlite'));
+      const target = await cli.beginRebuild();
+      await rebuildReadModel(store, cli.version(target));
+      expect(await cli.activate(target)).toBe(true);
+      await cli.close();
+      const waited = watcher.waitFor(written.position, 60_000);
+      open();
+      // No later write comes to publish a page: the resubscription itself must wake the reader.
+      const deadline = new Promise<'still waiting'>((resolve) => setTimeout(() => resolve('still waiting'), 5_000).unref());
+      expect(await Promise.race([waited, deadline])).toBe(true);
+      expect(await live.findProfileJson('development', 'token')).toBeDefined();
+    } finally {
+      open();
+      jest.restoreAllMocks();
+      await projector.stop();
+      await store.close();
+      await live.close();
+    }
+  });
+
   it('never tells a waiting reader a write is there before the active version has it', async () => {
     const store = new SqliteEventStore(join(dir, 'events.sqlite'));
     const live = new SqliteReadModel(join(dir, 'read-model.sqlite'));

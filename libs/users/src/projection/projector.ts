@@ -92,6 +92,9 @@ export class Projector extends ProjectionRunner {
         const after = await target.getCheckpoint();
         this.lastApplied = after;
         for (const listener of this.positionListeners) listener(after, false);
+        // After a switch this checkpoint may already cover writes that readers wait for (the new
+        // version was rebuilt past them) though no page of this projector published them.
+        this.appliedWaiters.wakeAll();
         this.logger.log(
           `${resubscribing ? 'subscribing again' : 'following the visitor streams'} into read model version ${active} from ${describe(after)}`,
         );
