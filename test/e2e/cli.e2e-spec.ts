@@ -1,11 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import request from 'supertest';
 import { SqliteEventStore } from '@visitorbase/event-store';
 import { SqliteReadModel } from '@visitorbase/read-model';
-import { rebuildReadModel } from '@visitorbase/users';
+import { USER_UPSERTED, rebuildReadModel } from '@visitorbase/users';
 import { DEV_KEY, PROD_KEY, RunningApp, startApp, tempDataDir } from './support';
 
 const CLI = join(__dirname, '../../dist/apps/cli/src/main.js');
@@ -305,5 +306,56 @@ describe('the visitorbase command line', () => {
       await service.close();
       own.remove();
     }
+  });
+});
+
+describe('a read model built from another log', () => {
+  const data = tempDataDir();
+  afterAll(() => data.remove());
+
+  it('is reported by status, readiness and rebuild, with what to do, and doing it projects the log there', async () => {
+    const upsert = (userId: string) => ({ id: randomUUID(), type: USER_UPSERTED, data: { userId, receivedAt: 1, attributes: {} } });
+    // A read model folded from five events; then the log is replaced by one of a single event,
+    // as when an older copy of the event store is restored beside it.
+    const before = new SqliteEventStore(join(data.dir, 'events.sqlite'));
+    for (let i = 0; i < 5; i++) await before.append(`visitor-development-old${i}`, [upsert(`old${i}`)], 'any');
+    const readModel = new SqliteReadModel(join(data.dir, 'read-model.sqlite'));
+    await rebuildReadModel(before, readModel);
+    await readModel.close();
+    await before.close();
+    for (const suffix of ['', '-wal', '-shm']) rmSync(join(data.dir, `events.sqlite${suffix}`), { force: true });
+    const after = new SqliteEventStore(join(data.dir, 'events.sqlite'));
+    await after.append('visitor-development-new', [upsert('new')], 'any');
+    await after.close();
+
+    const status = cli(data.dir, 'projections', 'status');
+    expect(status.status).toBe(1);
+    expect(status.stdout).toContain('checkpoint          5\nhead of the log     1\n');
+    expect(status.stderr).toContain('the checkpoint is past the head of the log: the read model was built from another event store: stop the service, remove its read model');
+    const json = cli(data.dir, 'projections', 'status', '--json');
+    expect([json.status, JSON.parse(json.stdout).aheadOfLog]).toEqual([1, true]);
+    const rebuild = cli(data.dir, 'projections', 'rebuild');
+    expect(rebuild.status).toBe(1);
+    expect(rebuild.stderr).toContain('the active read model version 1 is past the head of the log: the read model was built from another event store');
+
+    const running = await startApp(data.dir);
+    try {
+      const ready = await request(running.url).get('/health/ready').expect(503);
+      expect(ready.body.error.projection.message).toMatch(/^the checkpoint is past the head of the log; /);
+    } finally {
+      await running.close();
+    }
+
+    // What the message says: without its read model, the service projects this log from its start.
+    for (const suffix of ['', '-wal', '-shm']) rmSync(join(data.dir, `read-model.sqlite${suffix}`), { force: true });
+    const fresh = await startApp(data.dir);
+    try {
+      await fresh.caughtUp();
+      expect((await request(fresh.url).get('/v2/users/new').set(dev)).status).toBe(200);
+      await request(fresh.url).get('/health/ready').expect(200);
+    } finally {
+      await fresh.close();
+    }
+    expect(cli(data.dir, 'projections', 'status').status).toBe(0);
   });
 });

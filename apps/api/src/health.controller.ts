@@ -5,7 +5,7 @@ import { EVENT_STORE, EventStore } from '@visitorbase/event-store';
 import { APP_CONFIG, AppConfig } from '@visitorbase/platform';
 import { withTimeout } from '@visitorbase/platform/process/timeout';
 import { READ_MODEL, ReadModel } from '@visitorbase/read-model';
-import { ProjectionRunner, projectionStatus } from '@visitorbase/users';
+import { AHEAD_OF_LOG_REMEDY, ProjectionRunner, projectionStatus } from '@visitorbase/users';
 
 /** A store that does not answer within this time is taken as unreachable. */
 const STORE_TIMEOUT_MS = 2_000;
@@ -61,6 +61,8 @@ export class HealthController {
       const status = await withTimeout(projectionStatus(this.store, this.readModel, { countLimit: 10_000 }), STORE_TIMEOUT_MS);
       const details = { lagEvents: status.lagEvents, lagMs: status.lagMs, version: status.versions.active };
       if (this.config.projectorEnabled && !this.projector.running) return check.down({ ...details, message: 'the projector is not running' });
+      // New writes land before the checkpoint, where the projection never looks: none would ever be read.
+      if (status.aheadOfLog) return check.down({ ...details, message: `the checkpoint is past the head of the log; ${AHEAD_OF_LOG_REMEDY}` });
       if (status.lagMs > STALLED_AFTER_MS) return check.down({ ...details, message: `the oldest unapplied event has waited ${status.lagMs} ms` });
       return check.up(details);
     } catch (error) {

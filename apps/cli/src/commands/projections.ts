@@ -1,9 +1,9 @@
 import { availableParallelism, constants as osConstants } from 'node:os';
 import { parseArgs } from 'node:util';
-import { EventStore, Position, formatPosition } from '@visitorbase/event-store';
+import { EventStore, Position, comparePositions, formatPosition } from '@visitorbase/event-store';
 import { AppConfig } from '@visitorbase/platform';
 import { ReadModel } from '@visitorbase/read-model';
-import { projectionStatus, rebuildInParallel } from '@visitorbase/users';
+import { AHEAD_OF_LOG_REMEDY, projectionStatus, rebuildInParallel } from '@visitorbase/users';
 import { UsageError } from '../cli-error';
 import { Progress } from '../progress';
 import { REBUILD_STORES_MODULE, RebuildStoresArgs } from '../rebuild-stores';
@@ -23,7 +23,8 @@ export const STATUS_USAGE = `Usage: visitorbase projections status [--json]
 
 Prints the active read model version (and one being rebuilt), the position
 of the last event applied, the head of the log, and the lag: visitor events
-not yet applied, and how long the oldest of them has waited.
+not yet applied, and how long the oldest of them has waited. Exits 1 when the
+checkpoint is past the head of the log (a read model built from another log).
 
 Options:
   --json       one JSON object instead of text
@@ -111,8 +112,10 @@ async function status(args: string[], stores: Stores): Promise<void> {
           lagEvents: s.lagEvents,
           lagEventsCapped: s.lagEventsCapped,
           lagMs: s.lagMs,
+          aheadOfLog: s.aheadOfLog,
         })}\n`,
       );
+      if (s.aheadOfLog) process.exitCode = 1;
       return;
     }
     const lines = [
@@ -125,6 +128,10 @@ async function status(args: string[], stores: Stores): Promise<void> {
       `lag                 ${s.lagEventsCapped ? 'more than ' : ''}${s.lagEvents} events, ${s.lagMs} ms`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
+    if (s.aheadOfLog) {
+      process.stderr.write(`the checkpoint is past the head of the log: ${AHEAD_OF_LOG_REMEDY}\n`);
+      process.exitCode = 1;
+    }
   } finally {
     await Promise.all([events.close(), readModel.close()]);
   }
@@ -198,11 +205,10 @@ async function rebuild(args: string[], stores: Stores): Promise<void> {
           return;
         }
         if (await readModel.activate(target)) break;
-        if (result.events === 0) {
+        if (result.events === 0 && (await activePastHead(readModel, events))) {
           // Caught up with the log, yet behind the active version: the log holds less than what was projected.
-          throw new Error(
-            `the active read model version ${active} is past the head of the log; is this the event store it was built from?`,
-          );
+          // (Else the live projector merely moved the active version on meanwhile: go round again.)
+          throw new Error(`the active read model version ${active} is past the head of the log: ${AHEAD_OF_LOG_REMEDY}`);
         }
       }
     } finally {
@@ -217,4 +223,12 @@ async function rebuild(args: string[], stores: Stores): Promise<void> {
   } finally {
     await Promise.all([events.close(), readModel.close()]);
   }
+}
+
+/** Whether the active version's checkpoint is past the last event of the log, read now. */
+async function activePastHead(readModel: ReadModel, events: EventStore): Promise<boolean> {
+  const { active } = await readModel.versions();
+  const checkpoint = await readModel.version(active).getCheckpoint();
+  const head = await events.headPosition();
+  return checkpoint !== undefined && (head === undefined || comparePositions(checkpoint, head) > 0);
 }

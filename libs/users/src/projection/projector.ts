@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { EVENT_STORE, EventStore, Position, RecordedEvent, formatPosition } from '@visitorbase/event-store';
+import { EVENT_STORE, EventStore, Position, RecordedEvent, comparePositions, formatPosition } from '@visitorbase/event-store';
 import { READ_MODEL, ReadModel, ReadModelView } from '@visitorbase/read-model';
 import { VISITOR_STREAM_PREFIX } from '../domain/visitor-stream';
 import { VisitorFact } from '../domain/events';
 import { AppliedWaiters, ProjectionRunner } from './projection-runner';
+import { AHEAD_OF_LOG_REMEDY } from './status';
 import { toFact } from './to-fact';
 
 export interface ProjectorOptions {
@@ -98,6 +99,12 @@ export class Projector extends ProjectionRunner {
         this.logger.log(
           `${resubscribing ? 'subscribing again' : 'following the visitor streams'} into read model version ${active} from ${describe(after)}`,
         );
+        if (after !== undefined) {
+          const head = await this.store.headPosition();
+          if (head === undefined || comparePositions(after, head) > 0) {
+            this.logger.error(`the checkpoint ${formatPosition(after)} is past the head of the log (${head ? formatPosition(head) : 'empty'}): ${AHEAD_OF_LOG_REMEDY}`);
+          }
+        }
         let switchedTo: number | undefined;
         for await (const page of this.store.subscribeToAll({ after, streamPrefix: VISITOR_STREAM_PREFIX, signal })) {
           if (page.length === 0) continue;

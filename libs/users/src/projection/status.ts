@@ -16,7 +16,18 @@ export interface ProjectionStatus {
   readonly lagEventsCapped: boolean;
   /** How long the oldest event not yet applied has been waiting, in milliseconds; 0 when caught up. */
   readonly lagMs: number;
+  /**
+   * The checkpoint is past the last event of the log: the read model was
+   * built from another log (a store restored from a backup, another data
+   * directory), and events appended now sit before its checkpoint, where the
+   * projection will never look.
+   */
+  readonly aheadOfLog: boolean;
 }
+
+/** The remedy for a read model ahead of its log, for messages. */
+export const AHEAD_OF_LOG_REMEDY =
+  'the read model was built from another event store: stop the service, remove its read model (read-model.sqlite, or the MongoDB database), and start it again to project this log from its start';
 
 /** Where the projection stands against the log, for operators and metrics. */
 export async function projectionStatus(
@@ -53,5 +64,6 @@ export async function projectionStatus(
     lagEvents,
     lagEventsCapped,
     lagMs: oldestWaiting === undefined ? 0 : Math.max(0, now - oldestWaiting),
+    aheadOfLog: checkpoint !== undefined && (head === undefined || comparePositions(checkpoint, head) > 0),
   };
 }
