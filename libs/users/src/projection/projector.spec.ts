@@ -19,9 +19,14 @@ import { Projector } from './projector';
  */
 type Step = { pages: RecordedEvent[][]; then: 'fail' | 'end' | 'follow' };
 
-class ScriptedStore implements Pick<EventStore, 'subscribeToAll'> {
+class ScriptedStore implements Pick<EventStore, 'subscribeToAll' | 'headPosition'> {
   readonly subscribedAfter: Array<Position | undefined> = [];
   constructor(private readonly script: Step[]) {}
+
+  /** Past every page of the script: no checkpoint is ever ahead of this log. */
+  async headPosition(): Promise<Position> {
+    return position(1n << 60n);
+  }
 
   async *subscribeToAll(options: SubscribeOptions = {}): AsyncIterable<readonly RecordedEvent[]> {
     this.subscribedAfter.push(options.after);
