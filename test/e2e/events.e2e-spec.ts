@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { EVENT_STORE, EventStore, EventStoreUnavailableError } from '@visitorbase/event-store';
 import { ReplayLine } from '@visitorbase/users';
 import { DEV_KEY, PROD_KEY, useApp } from './support';
 
@@ -126,5 +127,33 @@ describe('GET /v2/events', () => {
 
   it('needs a key', async () => {
     await app.http.get('/v2/events').expect(401);
+  });
+
+  it('answers 503 when the log cannot be read, and cuts an answer short, as a failure, when it fails part-way', async () => {
+    const store = app.running.app.get<EventStore>(EVENT_STORE);
+    const readAll = store.readAll.bind(store);
+    const failing = jest.spyOn(store, 'readAll').mockImplementation(async function* () {
+      throw new EventStoreUnavailableError('the store is down');
+    });
+    try {
+      const down = await app.http.get('/v2/events').set(dev);
+      expect([down.status, down.headers['retry-after']]).toEqual([503, '1']);
+      // Two lines, then the read fails.
+      failing.mockImplementation(async function* (options) {
+        let n = 0;
+        for await (const event of readAll(options)) {
+          if (n++ === 3) throw new Error('a page could not be read');
+          yield event;
+        }
+      });
+      const cut = await fetch(`${app.running.url}/v2/events`, { headers: dev });
+      expect(cut.status).toBe(200);
+      await expect(cut.text()).rejects.toThrow();
+    } finally {
+      failing.mockRestore();
+    }
+    // Not counted as a client that gave up: the server failed it.
+    const metrics = (await app.http.get('/metrics').expect(200)).text;
+    expect(metrics).not.toContain('visitorbase_http_requests_aborted_total{route="/v2/events"');
   });
 });

@@ -135,6 +135,17 @@ export function requestId(request: IncomingMessage): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
+const failedAnswers = new WeakSet<object>();
+
+/**
+ * Marks an answer that failed on the server's side after its status line was
+ * sent (a streamed body whose source failed): its connection is cut, which
+ * would otherwise be logged and counted as the client giving up.
+ */
+export function markAnswerFailed(reply: FastifyReply): void {
+  failedAnswers.add(reply.raw);
+}
+
 /** How request lines are written for requests answered outside the routes' hooks. */
 export interface RequestLines {
   /** A request answered without its route's hooks (a routing failure, answered by Fastify). */
@@ -159,6 +170,11 @@ export function registerRequestLogging(fastify: FastifyInstance, requests: Logge
     reply.header('x-request-id', request.id);
     reply.raw.on('close', () => {
       if (reply.raw.writableFinished) return;
+      if (failedAnswers.has(reply.raw)) {
+        const line = { reqId: request.id, method: request.method, route: routeOf(request), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 };
+        requests.error(line, 'request failed after its answer began');
+        return;
+      }
       abandoned?.(request);
       const line = { reqId: request.id, method: request.method, route: routeOf(request), aborted: true, ms: Math.round(reply.elapsedTime * 100) / 100 };
       requests.info(line, 'request aborted by the client');

@@ -1,11 +1,12 @@
 import { Readable } from 'node:stream';
-import { BadRequestException, Controller, Get, Inject, Query, Res } from '@nestjs/common';
+import { BadRequestException, Controller, Get, Inject, Logger, Query, Res } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { EVENT_STORE, EventStore } from '@visitorbase/event-store';
 import { Environment } from '@visitorbase/platform/http/environment.decorator';
 import { ApiV2Answers, ERROR_SCHEMA } from '../../openapi';
-import { MAX_LIMIT, ReplayQueryText, parseReplayFilter, replayEvents } from './replay-events';
+import { markAnswerFailed } from '@visitorbase/platform/observability/logging';
+import { MAX_LIMIT, ReplayLine, ReplayQueryText, parseReplayFilter, replayEvents } from './replay-events';
 
 const QUERY_NAMES = {
   userId: 'userId',
@@ -20,6 +21,8 @@ const QUERY_NAMES = {
 @ApiSecurity('ApiKey')
 @Controller('v2/events')
 export class ReplayEventsController {
+  private readonly logger = new Logger('Replay');
+
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
   /**
@@ -68,12 +71,31 @@ export class ReplayEventsController {
 
     const abort = new AbortController();
     reply.raw.on('close', () => abort.abort());
-    const lines = replayEvents(this.store, { ...parsed.filter, environment, signal: abort.signal });
-    const body = Readable.from(ndjson(lines), { objectMode: false, highWaterMark: 64 * 1024 });
+    const lines = replayEvents(this.store, { ...parsed.filter, environment, signal: abort.signal })[Symbol.asyncIterator]();
+    // The first line is read before the status is sent: a store that cannot be read is a 503, not an empty 200.
+    const first = await lines.next();
+    const body = Readable.from(this.ndjson(first, lines, reply), { objectMode: false, highWaterMark: 64 * 1024 });
     await reply.code(200).type('application/x-ndjson; charset=utf-8').send(body);
   }
-}
 
-async function* ndjson(lines: AsyncIterable<unknown>): AsyncIterable<string> {
-  for await (const line of lines) yield `${JSON.stringify(line)}\n`;
+  /**
+   * The lines as NDJSON. A failure once the answer has begun can only cut it
+   * short: it is logged with the position of the last line sent, for the
+   * client to resume from, and the answer is marked failed.
+   */
+  private async *ndjson(first: IteratorResult<ReplayLine>, rest: AsyncIterator<ReplayLine>, reply: FastifyReply): AsyncIterable<string> {
+    let last: string | undefined;
+    try {
+      for (let next = first; !next.done; next = await rest.next()) {
+        yield `${JSON.stringify(next.value)}\n`;
+        last = next.value.position;
+      }
+    } catch (error) {
+      markAnswerFailed(reply);
+      this.logger.error(
+        `replay ${reply.request.id} failed after ${last === undefined ? 'no line' : `the line at position ${last}`}: ${(error as Error).message}`,
+      );
+      throw error;
+    }
+  }
 }
