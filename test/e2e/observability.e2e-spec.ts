@@ -241,6 +241,8 @@ describe('OpenAPI', () => {
     const events = doc.paths['/v2/events'].get;
     expect(Object.keys(events.responses).sort()).toEqual(['200', '400', '401', '429', '503']);
     expect(Object.keys(events.responses['200'].content)).toEqual(['application/x-ndjson']);
+    // Its errors are JSON, as everywhere else.
+    for (const status of ['400', '401', '429', '503']) expect(Object.keys(events.responses[status].content)).toEqual(['application/json']);
     // Liveness checks nothing that can be down; readiness can answer 503.
     expect(Object.keys(doc.paths['/health/live'].get.responses)).toEqual(['200']);
     expect(Object.keys(doc.paths['/health/ready'].get.responses).sort()).toEqual(['200', '503']);

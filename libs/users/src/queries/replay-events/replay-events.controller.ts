@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { BadRequestException, Controller, Get, Inject, Logger, Query, Res } from '@nestjs/common';
-import { ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiQuery, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { EVENT_STORE, EventStore } from '@visitorbase/event-store';
 import { Environment } from '@visitorbase/platform/http/environment.decorator';
@@ -32,7 +32,6 @@ export class ReplayEventsController {
    */
   @Get()
   @ApiOperation({ summary: "Stream the raw events of the caller's environment as NDJSON, in global order" })
-  @ApiProduces('application/x-ndjson')
   @ApiQuery({ name: 'userId', required: false, schema: { type: 'string', minLength: 1 } })
   @ApiQuery({ name: 'type', required: false, enum: ['UserUpserted', 'EventTracked'] })
   @ApiQuery({ name: 'since', required: false, schema: { type: 'string' }, description: 'recorded at or after: milliseconds since the epoch, a date (midnight UTC), or an ISO 8601 time with its offset (Z, %2B01:00)' })
