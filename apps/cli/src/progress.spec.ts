@@ -20,6 +20,17 @@ describe('Progress', () => {
     expect(lines[lines.length - 1]).toContain('60.0% 1,000 events, 100/s, ETA 40s');
   });
 
+  it('draws nothing when the data goes to the same terminal, where it would land between lines of data', () => {
+    const { stream, lines } = terminal();
+    const progress = new Progress('replay', stream, { isTTY: true } as unknown as NodeJS.WriteStream);
+    progress.update(10, 0.5);
+    progress.done();
+    expect(lines).toEqual([]);
+    const piped = terminal();
+    new Progress('replay', piped.stream, { isTTY: false } as unknown as NodeJS.WriteStream).update(10, 0.5);
+    expect(piped.lines).toHaveLength(1);
+  });
+
   it('draws nothing when the stream is not a terminal', () => {
     const lines: string[] = [];
     const progress = new Progress('replay', { isTTY: false, write: (text: string) => lines.push(text) > 0 } as unknown as NodeJS.WriteStream);

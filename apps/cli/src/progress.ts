@@ -9,11 +9,17 @@ export class Progress {
   /** Where the first update found the work: a resumed run starts part-way, and only what it did since tells its pace. */
   private startFraction?: number;
 
+  /**
+   * `data`: where the command writes its data, when not to a file. If that is
+   * the same terminal (a replay to stdout, read on screen), no bar is drawn:
+   * it would be drawn into the middle of the data's lines.
+   */
   constructor(
     private readonly label: string,
     private readonly stream: NodeJS.WriteStream = process.stderr,
+    data?: NodeJS.WritableStream,
   ) {
-    this.enabled = Boolean(stream.isTTY);
+    this.enabled = Boolean(stream.isTTY) && !(data as Partial<NodeJS.WriteStream> | undefined)?.isTTY;
   }
 
   /** `fraction` in [0, 1] when the total is known. */

@@ -92,7 +92,7 @@ export async function replay(args: string[], store: () => Promise<EventStore>): 
     if (error.code !== 'EPIPE') failure ??= error;
     abort.abort();
   });
-  const progress = new Progress('replay');
+  const progress = new Progress('replay', process.stderr, out);
   let count = 0;
   let last: string | undefined;
   try {
