@@ -192,6 +192,37 @@ describe('the visitorbase command line', () => {
     expect(out.stderr).toMatch(/^visitorbase: ENOENT: no such file or directory, open '.*no-such-dir.*out\.ndjson'\n$/);
   });
 
+  it('names what it wrote and where to resume when the log or the output fails part-way', async () => {
+    const own = tempDataDir();
+    try {
+      const store = new SqliteEventStore(join(own.dir, 'events.sqlite'));
+      await Promise.all(
+        Array.from({ length: 2_500 }, (_, i) =>
+          store.append(`visitor-development-u${i}`, [{ id: randomUUID(), type: USER_UPSERTED, data: { userId: `u${i}`, receivedAt: i, attributes: {} } }], 'any'),
+        ),
+      );
+      await store.close();
+      // One stored event that cannot be read back, past the first page of the log.
+      const db = new Database(join(own.dir, 'events.sqlite'));
+      db.prepare("UPDATE events SET data = '{bad' WHERE position = 2200").run();
+      db.close();
+      const file = join(own.dir, 'out.ndjson');
+      const broken = cli(own.dir, 'replay', '--out', file);
+      expect(broken.status).toBe(1);
+      const said = /^visitorbase: reading the event store failed after (\d+) events written to \S+; resume with --from-position (\d+) --append: /.exec(broken.stderr);
+      expect(said).not.toBeNull();
+      const got = lines(readFileSync(file, 'utf8'));
+      expect([got.length, got[got.length - 1].position]).toEqual([Number(said![1]), said![2]]);
+      expect(got.length).toBeGreaterThan(0);
+      // A device that takes nothing: no line is counted as written.
+      const full = cli(own.dir, 'replay', '--out', '/dev/full', '--limit', '10');
+      expect(full.status).toBe(1);
+      expect(full.stderr).toMatch(/^visitorbase: writing \/dev\/full failed after 0 events written to \/dev\/full: ENOSPC/);
+    } finally {
+      own.remove();
+    }
+  });
+
   it('follows new events as they are appended, until interrupted', async () => {
     const last = lines(cli(data.dir, 'replay').stdout).pop();
     const child = spawn(process.execPath, [CLI, 'replay', '--follow', '--env', 'development', '--from-position', last.position], {

@@ -94,29 +94,51 @@ export async function replay(args: string[], store: () => Promise<EventStore>): 
   });
   const progress = new Progress('replay', process.stderr, out);
   let count = 0;
+  /** What the output took for certain: lines whose write completed, and the position of the last of them. */
+  let flushed = 0;
   let last: string | undefined;
+  let readFailure: Error | undefined;
   try {
     for await (const line of replayEvents(events, { ...filter, environment: values.env, follow: values.follow, signal: abort.signal })) {
       if (abort.signal.aborted) break;
-      const drained = out.write(`${JSON.stringify(line)}\n`);
+      const position = line.position;
+      const drained = out.write(`${JSON.stringify(line)}\n`, (error) => {
+        if (error) return;
+        flushed += 1;
+        last = position;
+      });
       count += 1;
-      last = line.position;
       progress.update(count, fraction(line.position, head));
       // Bound to the abort, so that no wait leaves a listener behind.
       if (!drained) await once(out, 'drain', { signal: abort.signal }).catch(() => undefined);
     }
+  } catch (error) {
+    readFailure = error as Error;
   } finally {
     progress.done();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    if (out !== process.stdout && !out.destroyed) await new Promise<void>((resolve) => out.end(resolve));
+    // Lines still buffered are written before the process ends: wait for them, so that the count
+    // and the position to resume from are those of what the reader gets.
+    if (out === process.stdout && out.writableLength > 0 && !out.destroyed) await once(out, 'drain').catch(() => undefined);
+    // The last lines may fail only now, as the file is flushed: that is a failure too.
+    if (out !== process.stdout && !out.destroyed) {
+      await new Promise<void>((resolve) =>
+        out.end((error?: Error | null) => {
+          if (error) failure ??= error;
+          resolve();
+        }),
+      );
+    }
     await events.close();
   }
-  if (failure) throw new Error(`writing ${values.out ?? 'stdout'} failed after ${countOf(count)}: ${failure.message}`);
-  const written = `${countOf(count)}${values.out ? ` written to ${values.out}` : ''}`;
+  const written = `${countOf(flushed)}${values.out ? ` written to ${values.out}` : ''}`;
+  // Where to pick up from: after the last line the output is known to hold.
+  const resume = last ? `; resume with --from-position ${last}${values.out ? ' --append' : ''}` : '';
+  if (failure) throw new Error(`writing ${values.out ?? 'stdout'} failed after ${written}${resume}: ${failure.message}`);
+  if (readFailure) throw new Error(`reading the event store failed after ${written}${resume}: ${readFailure.message}`);
   if (signalled !== undefined && !values.follow) {
     // Stopped before the end of what was asked: say so, and where to pick up.
-    const resume = last ? `; resume with --from-position ${last}${values.out ? ' --append' : ''}` : '';
     process.stderr.write(`replay interrupted after ${written}${resume}\n`);
     process.exitCode = 128 + osConstants.signals[signalled];
     return;
