@@ -230,16 +230,35 @@ describe('the visitorbase command line', () => {
     });
     let stdout = '';
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
     await http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send('{"userId":"followed","events":[{"event":"Live","timestamp":7}]}').expect(202);
     const deadline = Date.now() + 10_000;
     while (stdout.split('\n').length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGINT');
     expect(await exited).toBe(0);
-    expect(lines(stdout).map((l) => [l.userId, l.type, l.data.event])).toEqual([
+    const got = lines(stdout);
+    expect(got.map((l) => [l.userId, l.type, l.data.event])).toEqual([
       ['followed', 'UserUpserted', undefined],
       ['followed', 'EventTracked', 'Live'],
     ]);
+    // Where it stood, for the next follow to go on from.
+    expect(stderr).toBe(`replay: 2 events; resume with --from-position ${got[1].position}\n`);
+  });
+
+  it('follows until the time given, then ends, also when that time is already past', async () => {
+    const all = lines(cli(data.dir, 'replay').stdout);
+    const past = cli(data.dir, 'replay', '--follow', '--until', String(all[3].recordedAt + 1));
+    expect(past.status).toBe(0);
+    expect(lines(past.stdout)).toEqual(all.filter((l) => l.recordedAt <= all[3].recordedAt));
+    // Half a second from now: what is appended before then is followed, and then the replay ends.
+    const until = Date.now() + 500;
+    const following = cliAsync(data.dir, 'replay', '--follow', '--env', 'development', '--user', 'until-soon', '--until', String(until));
+    await http.post('/v2/users').set(dev).set('Content-Type', 'application/json').send('{"userId":"until-soon"}').expect(202);
+    const done = await following;
+    expect(done.status).toBe(0);
+    expect(lines(done.stdout).map((l) => [l.userId, l.type])).toEqual([['until-soon', 'UserUpserted']]);
   });
 
   it('reports the projection status', async () => {

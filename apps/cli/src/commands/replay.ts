@@ -22,7 +22,8 @@ Options:
   --until TIME          recorded before TIME, written the same way
   --from-position POS   only events after POS (the position of the last line seen)
   --limit N             at most N events
-  --follow              keep streaming new events once the log is read
+  --follow              keep streaming new events once the log is read (with --until,
+                        until the clock passes it)
   --out FILE            write to FILE instead of stdout (replacing what it held)
   --append              with --out, add to the end of FILE instead
   -h, --help            this help
@@ -143,7 +144,8 @@ export async function replay(args: string[], store: () => Promise<EventStore>): 
     process.exitCode = 128 + osConstants.signals[signalled];
     return;
   }
-  process.stderr.write(`replay: ${written}\n`);
+  // A follow stopped by a signal is its normal end: say where it stood, for the next one to go on from.
+  process.stderr.write(`replay: ${written}${signalled !== undefined ? resume : ''}\n`);
 }
 
 function countOf(count: number): string {

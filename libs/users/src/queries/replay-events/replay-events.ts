@@ -68,7 +68,44 @@ function source(store: EventStore, filter: ReplayFilter): AsyncIterable<Recorded
   const streamPrefix =
     filter.environment === undefined ? VISITOR_STREAM_PREFIX : `${VISITOR_STREAM_PREFIX}${filter.environment}-`;
   if (!filter.follow) return store.readAll({ after: filter.after, streamPrefix });
+  if (filter.until !== undefined) return followUntil(store, filter.until, streamPrefix, filter);
   return flatten(store.subscribeToAll({ after: filter.after, streamPrefix, signal: filter.signal }));
+}
+
+/** setTimeout's longest delay: past it, a timer fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Follows the log until the clock passes `until`; from then on nothing
+ * recorded before it can still be appended (an event's time is when it was
+ * appended), so the rest is read up to the head and the replay ends, instead
+ * of following for ever an interval that is over.
+ */
+async function* followUntil(store: EventStore, until: number, streamPrefix: string, filter: ReplayFilter): AsyncIterable<RecordedEvent> {
+  const following = new AbortController();
+  const stop = () => following.abort();
+  filter.signal?.addEventListener('abort', stop, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    const left = until - Date.now();
+    if (left <= 0) following.abort();
+    else timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+  };
+  arm();
+  let after = filter.after;
+  try {
+    for await (const page of store.subscribeToAll({ after, streamPrefix, signal: following.signal })) {
+      for (const event of page) {
+        after = event.position;
+        yield event;
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+    filter.signal?.removeEventListener('abort', stop);
+  }
+  if (filter.signal?.aborted) return;
+  yield* store.readAll({ after, streamPrefix });
 }
 
 async function* flatten<T>(pages: AsyncIterable<readonly T[]>): AsyncIterable<T> {
