@@ -330,6 +330,14 @@ describe('the visitorbase command line', () => {
     const file = readFileSync(join(data.dir, 'api-keys.json'), 'utf8');
     expect(file).not.toContain(key);
     expect(JSON.parse(file).keys).toEqual([expect.objectContaining({ environment: 'staging' })]);
+    // Beside a service's stores, nothing to warn of; elsewhere (a mistyped DATA_DIR?), said once the key is made.
+    expect(out.stderr).toBe('');
+    const elsewhere = join(data.dir, 'not-a-service-dir');
+    const typo = cli(elsewhere, 'keys', 'create', '--env', 'staging');
+    expect(typo.status).toBe(0);
+    expect(typo.stderr).toBe(
+      `warning: no event store in ${elsewhere} (no events.sqlite): set DATA_DIR to the service's data directory; no service has run with it yet, and one started later with it will accept the key\n`,
+    );
     expect(cli(data.dir, 'keys', 'create').status).toBe(2);
     // A mistake in how the command was called, like a missing --env: exit 2.
     const bad = cli(data.dir, 'keys', 'create', '--env', 'bad-env');

@@ -21,6 +21,19 @@ DATA_DIR (default ./data), EVENT_STORE and EVENTSTORE_URL, READ_MODEL and MONGOD
 Run "visitorbase <command> --help" for the options of a command.
 `;
 
+/** Why a key added to DATA_DIR's key file may never be read by a service. */
+function keyFileWarnings(config: ReturnType<typeof loadConfig>): string[] {
+  const warnings: string[] = [];
+  if (config.apiKeys) warnings.push('API_KEYS is set here: a service started with it takes its keys from it, not from the key file');
+  try {
+    requireServiceDataDir(config);
+  } catch (error) {
+    // Not an error: keys may be made before the first start. But a mistyped DATA_DIR is likelier.
+    warnings.push(`${(error as Error).message}; no service has run with it yet, and one started later with it will accept the key`);
+  }
+  return warnings;
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...args] = argv;
   const config = loadConfig();
@@ -38,7 +51,7 @@ async function main(argv: string[]): Promise<void> {
     case 'projections':
       return projections(args, stores);
     case 'keys':
-      return keys(args, config.dataDir);
+      return keys(args, config.dataDir, keyFileWarnings(config));
     case undefined:
     case '-h':
     case '--help':

@@ -16,7 +16,8 @@ Options:
   -h, --help   this help
 `;
 
-export async function keys(args: string[], dataDir: string): Promise<void> {
+/** `warnings`: why the key file of `dataDir` may not be what a service reads, said once the key is made. */
+export async function keys(args: string[], dataDir: string, warnings: readonly string[] = []): Promise<void> {
   const [command, ...rest] = args;
   if (command === undefined || command === '-h' || command === '--help') {
     process.stdout.write(KEYS_USAGE);
@@ -40,4 +41,5 @@ export async function keys(args: string[], dataDir: string): Promise<void> {
       `If the service is configured with API_KEYS, add this entry to it instead, and restart it:\n\n` +
       `    ${values.env}:${key}\n`,
   );
+  for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
 }
