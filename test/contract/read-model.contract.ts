@@ -65,6 +65,19 @@ export function readModelContract(open: () => Promise<ReadModel>): void {
     expect(await readModel.getCheckpoint()).toEqual(last);
   });
 
+  it('holds as many attribute and event names per visitor as the pure fold does, the first ones seen', async () => {
+    const names = (prefix: string, n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, i]));
+    const facts = [upserted('full', 0, names('a', 999), 1_000), upserted('full', 1, { ...names('b', 3), a0: 'changed' }, 2_000)];
+    for (let i = 0; i < 1002; i++) facts.push(tracked('full', 2 + i, `e${i}`, 3_000 + i));
+    facts.push(tracked('full', 1004, 'e5', 1));
+    await readModel.apply(facts.slice(0, 600), checkpoint());
+    await readModel.apply(facts.slice(600), checkpoint());
+    const body = (await readModel.findProfileJson(env, 'full'))!;
+    expect(body).toBe(expected(facts));
+    const view = JSON.parse(body);
+    expect([Object.keys(view.attributes).length, view.events.length]).toEqual([1000, 1000]);
+  });
+
   it('ignores redelivered facts, so counts never double', async () => {
     const facts = [upserted('u2', 0, {}, 1), tracked('u2', 1, 'E', 10), tracked('u2', 2, 'E', 20)];
     await readModel.apply(facts, checkpoint());

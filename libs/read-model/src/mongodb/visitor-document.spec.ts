@@ -35,7 +35,7 @@ describe('MongoDB visitor documents', () => {
     }
   });
 
-  it('merges attributes in place and appends new ones in the order given, every client string literal', () => {
+  it('merges attributes in place and appends new ones in the order given, while there is room, every client string literal', () => {
     const attributes = JSON.parse('{"plan":"$set","a.b":1,"__proto__":true}');
     const updateOne = updateOf(factUpdate(upserted('u', 0, attributes, 1_000, 'a@example.com')));
     expect(updateOne.update).toEqual([
@@ -56,21 +56,30 @@ describe('MongoDB visitor documents', () => {
                 },
               },
               in: {
-                $concatArrays: [
-                  {
-                    $map: {
-                      input: '$$current',
-                      as: 'entry',
-                      in: {
-                        $let: {
-                          vars: { at: { $indexOfArray: ['$$incoming.k', '$$entry.k'] } },
-                          in: { $cond: [{ $eq: ['$$at', -1] }, '$$entry', { $arrayElemAt: ['$$incoming', '$$at'] }] },
+                $let: {
+                  vars: {
+                    added: { $filter: { input: '$$incoming', as: 'entry', cond: { $not: [{ $in: ['$$entry.k', '$$current.k'] }] } } },
+                    // A profile holds at most 1000 names: new ones fill what room is left.
+                    room: { $subtract: [1000, { $size: '$$current' }] },
+                  },
+                  in: {
+                    $concatArrays: [
+                      {
+                        $map: {
+                          input: '$$current',
+                          as: 'entry',
+                          in: {
+                            $let: {
+                              vars: { at: { $indexOfArray: ['$$incoming.k', '$$entry.k'] } },
+                              in: { $cond: [{ $eq: ['$$at', -1] }, '$$entry', { $arrayElemAt: ['$$incoming', '$$at'] }] },
+                            },
+                          },
                         },
                       },
-                    },
+                      { $cond: [{ $gt: ['$$room', 0] }, { $slice: ['$$added', '$$room'] }, []] },
+                    ],
                   },
-                  { $filter: { input: '$$incoming', as: 'entry', cond: { $not: [{ $in: ['$$entry.k', '$$current.k'] }] } } },
-                ],
+                },
               },
             },
           },
@@ -85,7 +94,7 @@ describe('MongoDB visitor documents', () => {
     expect(updateOne.update).toEqual([{ $set: { revision: 1, createdAt: { $ifNull: ['$createdAt', 5] } } }]);
   });
 
-  it('counts a tracked event, widening its first and last timestamps, or appends it', () => {
+  it('counts a tracked event, widening its first and last timestamps, or appends it while there is room', () => {
     const updateOne = updateOf(factUpdate(tracked('u', 2, '$a.b', 7_000)));
     const name = { $literal: '$a.b' };
     expect(updateOne.update).toEqual([
@@ -117,7 +126,14 @@ describe('MongoDB visitor documents', () => {
                       },
                     },
                   },
-                  { $concatArrays: ['$$current', [{ k: name, count: 1, createdAt: 7_000, updatedAt: 7_000 }]] },
+                  {
+                    // A new name only while the profile holds fewer than 1000.
+                    $cond: [
+                      { $lt: [{ $size: '$$current' }, 1000] },
+                      { $concatArrays: ['$$current', [{ k: name, count: 1, createdAt: 7_000, updatedAt: 7_000 }]] },
+                      '$$current',
+                    ],
+                  },
                 ],
               },
             },

@@ -3,6 +3,7 @@ import {
   AttributeValue,
   EVENT_TRACKED,
   EventSummary,
+  LIMITS,
   Profile,
   USER_UPSERTED,
   VisitorFact,
@@ -102,27 +103,40 @@ export function factUpdate(fact: VisitorFact): VisitorWrite {
   }
 }
 
-/** Attributes already there keep their place and take the new value; new ones are appended in the order given. */
+/**
+ * Attributes already there keep their place and take the new value; new ones
+ * are appended in the order given, as many as the profile has room for
+ * (`LIMITS.attributeNamesPerVisitor`), as `foldInto` does.
+ */
 function mergeAttributes(incoming: AttributeEntry[]): Document {
   return {
     $let: {
       vars: { current: { $ifNull: ['$attributes', []] }, incoming: { $literal: incoming } },
       in: {
-        $concatArrays: [
-          {
-            $map: {
-              input: '$$current',
-              as: 'entry',
-              in: {
-                $let: {
-                  vars: { at: { $indexOfArray: ['$$incoming.k', '$$entry.k'] } },
-                  in: { $cond: [{ $eq: ['$$at', -1] }, '$$entry', { $arrayElemAt: ['$$incoming', '$$at'] }] },
+        $let: {
+          vars: {
+            added: { $filter: { input: '$$incoming', as: 'entry', cond: { $not: [{ $in: ['$$entry.k', '$$current.k'] }] } } },
+            room: { $subtract: [LIMITS.attributeNamesPerVisitor, { $size: '$$current' }] },
+          },
+          in: {
+            $concatArrays: [
+              {
+                $map: {
+                  input: '$$current',
+                  as: 'entry',
+                  in: {
+                    $let: {
+                      vars: { at: { $indexOfArray: ['$$incoming.k', '$$entry.k'] } },
+                      in: { $cond: [{ $eq: ['$$at', -1] }, '$$entry', { $arrayElemAt: ['$$incoming', '$$at'] }] },
+                    },
+                  },
                 },
               },
-            },
+              // $slice takes no count of 0: no room is no slice.
+              { $cond: [{ $gt: ['$$room', 0] }, { $slice: ['$$added', '$$room'] }, []] },
+            ],
           },
-          { $filter: { input: '$$incoming', as: 'entry', cond: { $not: [{ $in: ['$$entry.k', '$$current.k'] }] } } },
-        ],
+        },
       },
     },
   };
@@ -159,7 +173,14 @@ function countEvent(name: string, timestamp: number): Document {
               },
             },
           },
-          { $concatArrays: ['$$current', [{ k: literalName, count: 1, createdAt: timestamp, updatedAt: timestamp }]] },
+          {
+            // A new name, while the profile has room for one (`LIMITS.eventNamesPerVisitor`), as `foldInto` does.
+            $cond: [
+              { $lt: [{ $size: '$$current' }, LIMITS.eventNamesPerVisitor] },
+              { $concatArrays: ['$$current', [{ k: literalName, count: 1, createdAt: timestamp, updatedAt: timestamp }]] },
+              '$$current',
+            ],
+          },
         ],
       },
     },

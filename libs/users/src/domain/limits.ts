@@ -6,6 +6,17 @@ export const LIMITS = {
   attributesPerRequest: 1000,
   attributeNameLength: 255,
   attributeStringLength: 4096,
+  /**
+   * Attribute names and event names one visitor's profile holds, each. A
+   * name past them is left out of the profile (its events stay in the log):
+   * the projection rewrites a visitor's whole profile on each of its writes,
+   * and names that carry ids ("Viewed item 8812") would otherwise grow one
+   * profile without end, until MongoDB could not store it (16 MB) and the
+   * projection stopped on it. As many as one request may send, so a valid
+   * request on its own always fits.
+   */
+  attributeNamesPerVisitor: 1000,
+  eventNamesPerVisitor: 1000,
   /** The longest address validator.js's isEmail takes (the longest path SMTP allows, RFC 5321, less its brackets). */
   emailLength: 254,
   /** Largest millisecond timestamp a JavaScript Date can hold (year 275760). */

@@ -58,6 +58,21 @@ describe('evolve', () => {
     expect(view.attributes).toEqual({ plan: 'enterprise', seats: 10, trial: false });
   });
 
+  it('holds the first 1000 attribute names and the first 1000 event names, and goes on changing those', () => {
+    const many = (prefix: string, n: number, value: string | number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, value]));
+    const facts: VisitorFact[] = [upserted(0, 1, many('a', 998, 0)), upserted(1, 2, { ...many('b', 5, 1), a0: 'changed' })];
+    for (let i = 0; i < 1003; i++) facts.push(tracked(2 + i, `e${i}`, 10 + i));
+    facts.push(tracked(1005, 'e0', 5_000), tracked(1006, 'e1002', 6_000));
+    const { view } = given(...facts);
+    // 998 names, then room for two of the five new ones, in the order given.
+    expect(Object.keys(view.attributes)).toHaveLength(1000);
+    expect(Object.keys(view.attributes).slice(-3)).toEqual(['a997', 'b0', 'b1']);
+    expect(view.attributes.a0).toBe('changed');
+    expect(view.events).toHaveLength(1000);
+    expect(view.events[view.events.length - 1].event).toBe('e999');
+    expect(view.events[0]).toEqual({ event: 'e0', count: 2, createdAt: 10, updatedAt: 5_000 });
+  });
+
   it('takes createdAt from the first upsert and never moves it', () => {
     const { view } = given(upserted(0, 500), upserted(1, 100), tracked(2, 'x', 1));
     expect(view.createdAt).toBe(500);

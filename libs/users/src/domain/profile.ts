@@ -1,4 +1,5 @@
 import { AttributeValue, EVENT_TRACKED, USER_UPSERTED, VisitorFact } from './events';
+import { LIMITS } from './limits';
 import { visitorId } from './visitor-id';
 
 export interface EventSummary {
@@ -61,7 +62,10 @@ export function draftOf(profile: Profile): ProfileDraft {
  * The fold, stated once: one fact of a visitor's stream written into its
  * draft (a new draft when there is none yet). A fact at or below the revision
  * already folded in changes nothing, which makes at-least-once delivery
- * harmless. Answers the draft.
+ * harmless. A profile holds at most `LIMITS.attributeNamesPerVisitor`
+ * attribute names and `LIMITS.eventNamesPerVisitor` event names, the first
+ * ones seen: names past them are left out, while those it holds go on
+ * changing. Answers the draft.
  */
 export function foldInto(draft: ProfileDraft | undefined, fact: VisitorFact): ProfileDraft {
   if (draft === undefined) {
@@ -79,7 +83,17 @@ export function foldInto(draft: ProfileDraft | undefined, fact: VisitorFact): Pr
   draft.revision = fact.revision;
   if (fact.type === USER_UPSERTED) {
     const given = fact.data.attributes;
-    for (const name of Object.keys(given)) draft.attributes[name] = given[name];
+    const attributes = draft.attributes;
+    // Counted only when a new name comes: most upserts set names the profile already has.
+    let names = -1;
+    for (const name of Object.keys(given)) {
+      if (!(name in attributes)) {
+        if (names < 0) names = Object.keys(attributes).length;
+        if (names >= LIMITS.attributeNamesPerVisitor) continue;
+        names += 1;
+      }
+      attributes[name] = given[name];
+    }
     if (fact.data.emailAddress !== undefined) draft.emailAddress = fact.data.emailAddress;
   } else {
     const { event, timestamp } = fact.data;
@@ -88,7 +102,7 @@ export function foldInto(draft: ProfileDraft | undefined, fact: VisitorFact): Pr
       seen.count += 1;
       if (timestamp < seen.createdAt) seen.createdAt = timestamp;
       if (timestamp > seen.updatedAt) seen.updatedAt = timestamp;
-    } else {
+    } else if (Object.keys(draft.events).length < LIMITS.eventNamesPerVisitor) {
       draft.events[event] = { count: 1, createdAt: timestamp, updatedAt: timestamp };
     }
   }
