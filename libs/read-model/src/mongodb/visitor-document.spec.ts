@@ -20,8 +20,8 @@ describe('MongoDB visitor documents', () => {
   it('creates a missing document without touching an existing one', () => {
     expect(ensureDocument(environment, 'u-1')).toEqual({
       updateOne: {
-        filter: { environment, userId: 'u-1' },
-        update: { $setOnInsert: { _id: visitorId(environment, 'u-1'), revision: -1 } },
+        filter: { _id: visitorId(environment, 'u-1') },
+        update: { $setOnInsert: { environment, userId: 'u-1', revision: -1 } },
         upsert: true,
       },
     });

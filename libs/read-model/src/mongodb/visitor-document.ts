@@ -65,11 +65,17 @@ export function pageWrites(facts: readonly VisitorFact[]): VisitorWrite[] {
   return writes;
 }
 
+/**
+ * Found by `_id`, the unique index two projectors racing to create the same
+ * visitor collide on: MongoDB retries such an upsert itself only when its
+ * filter is an equality on the index that refused it, where a filter on
+ * environment and userId failed the page (until its back-off ran out).
+ */
 export function ensureDocument(environment: string, userId: string): VisitorWrite {
   return {
     updateOne: {
-      filter: { environment, userId },
-      update: { $setOnInsert: { _id: visitorId(environment, userId), revision: -1 } },
+      filter: { _id: visitorId(environment, userId) },
+      update: { $setOnInsert: { environment, userId, revision: -1 } },
       upsert: true,
     },
   };
