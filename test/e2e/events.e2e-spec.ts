@@ -119,6 +119,16 @@ describe('GET /v2/events', () => {
       'since must be milliseconds since the epoch or an ISO 8601 time such as 2026-11-28 or 2026-11-28T09:30:00Z (in a URL, write the + of an offset as %2B)',
     ]);
     expect((await app.http.get('/v2/events?since=2026-11-28T02:05:00%2B01:00').set(dev)).status).toBe(200);
+    // A broken escape is refused, as in a path, rather than matched as the text it is.
+    for (const query of ['userId=%FF', 'userId=%G1', 'userId=50%']) {
+      const broken = await app.http.get(`/v2/events?${query}`).set(dev);
+      expect([query, broken.status, broken.body.message]).toEqual([
+        query,
+        400,
+        ['the query string is not valid percent-encoded UTF-8: encode each value with encodeURIComponent'],
+      ]);
+    }
+    expect((await app.http.get('/v2/events?userId=50%25').set(dev)).status).toBe(200);
     expect((await app.http.get('/v2/events?since=2024-02-29&type=UserUpserted').set(dev)).status).toBe(200);
     const inherited = await app.http.get('/v2/events?constructor=x&toString=1').set(dev);
     expect(inherited.status).toBe(400);

@@ -58,6 +58,11 @@ export class ReplayEventsController {
     const unknown = Object.keys(query).filter((key) => !Object.hasOwn(QUERY_NAMES, key));
     const text: ReplayQueryText = {};
     const problems = unknown.map((key) => `query parameter ${key} is not supported`);
+    // The query parser keeps a broken escape (%FF, %G1) as it was sent: userId=%FF would match a
+    // visitor literally named "%FF", where GET /v2/users/%FF is refused. Refused here too.
+    if (!isPercentEncodedUtf8(reply.request.raw.url ?? '')) {
+      problems.unshift('the query string is not valid percent-encoded UTF-8: encode each value with encodeURIComponent');
+    }
     for (const key of Object.keys(QUERY_NAMES) as Array<keyof ReplayQueryText>) {
       const value = query[key];
       if (value === undefined) continue;
@@ -96,5 +101,16 @@ export class ReplayEventsController {
       );
       throw error;
     }
+  }
+}
+
+function isPercentEncodedUtf8(url: string): boolean {
+  const at = url.indexOf('?');
+  if (at < 0) return true;
+  try {
+    decodeURIComponent(url.slice(at + 1));
+    return true;
+  } catch {
+    return false;
   }
 }
