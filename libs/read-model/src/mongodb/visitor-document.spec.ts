@@ -1,3 +1,4 @@
+import type { Document } from 'mongodb';
 import { EVENT_TRACKED, Profile, USER_UPSERTED, VisitorFact, evolve, toView, visitorId } from '@visitorbase/users/domain';
 import { VisitorDocument, VisitorWrite, ensureDocument, factUpdate, pageWrites, toDocument, toProfile } from './visitor-document';
 
@@ -37,56 +38,22 @@ describe('MongoDB visitor documents', () => {
 
   it('merges attributes in place and appends new ones in the order given, while there is room, every client string literal', () => {
     const attributes = JSON.parse('{"plan":"$set","a.b":1,"__proto__":true}');
-    const updateOne = updateOf(factUpdate(upserted('u', 0, attributes, 1_000, 'a@example.com')));
-    expect(updateOne.update).toEqual([
-      {
-        $set: {
-          revision: 0,
-          createdAt: { $ifNull: ['$createdAt', 1_000] },
-          attributes: {
-            $let: {
-              vars: {
-                current: { $ifNull: ['$attributes', []] },
-                incoming: {
-                  $literal: [
-                    { k: 'plan', v: '$set' },
-                    { k: 'a.b', v: 1 },
-                    { k: '__proto__', v: true },
-                  ],
-                },
-              },
-              in: {
-                $let: {
-                  vars: {
-                    added: { $filter: { input: '$$incoming', as: 'entry', cond: { $not: [{ $in: ['$$entry.k', '$$current.k'] }] } } },
-                    // A profile holds at most 1000 names: new ones fill what room is left.
-                    room: { $subtract: [1000, { $size: '$$current' }] },
-                  },
-                  in: {
-                    $concatArrays: [
-                      {
-                        $map: {
-                          input: '$$current',
-                          as: 'entry',
-                          in: {
-                            $let: {
-                              vars: { at: { $indexOfArray: ['$$incoming.k', '$$entry.k'] } },
-                              in: { $cond: [{ $eq: ['$$at', -1] }, '$$entry', { $arrayElemAt: ['$$incoming', '$$at'] }] },
-                            },
-                          },
-                        },
-                      },
-                      { $cond: [{ $gt: ['$$room', 0] }, { $slice: ['$$added', '$$room'] }, []] },
-                    ],
-                  },
-                },
-              },
-            },
-          },
-          emailAddress: { $literal: 'a@example.com' },
-        },
-      },
-    ]);
+    const [stage] = updateOf(factUpdate(upserted('u', 0, attributes, 1_000, 'a@example.com'))).update as Document[];
+    const { attributes: merge, ...rest } = stage.$set;
+    expect(rest).toEqual({ revision: 0, createdAt: { $ifNull: ['$createdAt', 1_000] }, emailAddress: { $literal: 'a@example.com' } });
+    // Every name and value the client sent is in one literal: never read as a field path or an operator.
+    expect(merge.$let.vars.incoming).toEqual({
+      $literal: [
+        { k: 'plan', v: '$set' },
+        { k: 'a.b', v: 1 },
+        { k: '__proto__', v: true },
+      ],
+    });
+    // Names already there take their new value in place; new ones fill what room is left of 1000.
+    const { vars, in: merged } = merge.$let.in.$let;
+    expect(vars.room).toEqual({ $subtract: [1000, { $size: '$$current' }] });
+    expect(merged.$concatArrays[0].$map.input).toBe('$$current');
+    expect(merged.$concatArrays[1]).toEqual({ $cond: [{ $gt: ['$$room', 0] }, { $slice: ['$$added', '$$room'] }, []] });
   });
 
   it('leaves attributes and email alone when an upsert brings none', () => {
@@ -95,52 +62,26 @@ describe('MongoDB visitor documents', () => {
   });
 
   it('counts a tracked event, widening its first and last timestamps, or appends it while there is room', () => {
-    const updateOne = updateOf(factUpdate(tracked('u', 2, '$a.b', 7_000)));
+    const [stage] = updateOf(factUpdate(tracked('u', 2, '$a.b', 7_000))).update as Document[];
+    const { events, ...rest } = stage.$set;
+    expect(rest).toEqual({ revision: 2, createdAt: { $ifNull: ['$createdAt', 7_000] } });
     const name = { $literal: '$a.b' };
-    expect(updateOne.update).toEqual([
-      {
-        $set: {
-          revision: 2,
-          createdAt: { $ifNull: ['$createdAt', 7_000] },
-          events: {
-            $let: {
-              vars: { current: { $ifNull: ['$events', []] } },
-              in: {
-                $cond: [
-                  { $in: [name, '$$current.k'] },
-                  {
-                    $map: {
-                      input: '$$current',
-                      as: 'entry',
-                      in: {
-                        $cond: [
-                          { $eq: ['$$entry.k', name] },
-                          {
-                            k: '$$entry.k',
-                            count: { $add: ['$$entry.count', 1] },
-                            createdAt: { $min: ['$$entry.createdAt', 7_000] },
-                            updatedAt: { $max: ['$$entry.updatedAt', 7_000] },
-                          },
-                          '$$entry',
-                        ],
-                      },
-                    },
-                  },
-                  {
-                    // A new name only while the profile holds fewer than 1000.
-                    $cond: [
-                      { $lt: [{ $size: '$$current' }, 1000] },
-                      { $concatArrays: ['$$current', [{ k: name, count: 1, createdAt: 7_000, updatedAt: 7_000 }]] },
-                      '$$current',
-                    ],
-                  },
-                ],
-              },
-            },
-          },
-        },
-      },
-    ]);
+    const [known, counted, added] = events.$let.in.$cond;
+    expect(known).toEqual({ $in: [name, '$$current.k'] });
+    expect(counted.$map.in.$cond[1]).toEqual({
+      k: '$$entry.k',
+      count: { $add: ['$$entry.count', 1] },
+      createdAt: { $min: ['$$entry.createdAt', 7_000] },
+      updatedAt: { $max: ['$$entry.updatedAt', 7_000] },
+    });
+    // A new name only while the profile holds fewer than 1000.
+    expect(added).toEqual({
+      $cond: [
+        { $lt: [{ $size: '$$current' }, 1000] },
+        { $concatArrays: ['$$current', [{ k: name, count: 1, createdAt: 7_000, updatedAt: 7_000 }]] },
+        '$$current',
+      ],
+    });
   });
 
   it('writes a page as: each visitor created before its first fact, then its facts in stream order', () => {

@@ -10,6 +10,10 @@ import { ProjectionWatcher } from './projection-watcher';
 import { Projector } from './projector';
 import { rebuildReadModel } from './rebuild';
 
+/** A visitor's first upsert, its id its userId. */
+const upsert = (store: SqliteEventStore, userId: string) =>
+  store.append(visitorStream({ environment: 'development', userId }), [{ id: userId, type: USER_UPSERTED, data: { userId, receivedAt: 1, attributes: {} } }], 'any');
+
 describe('a read model switch under a running projector', () => {
   const dir = mkdtempSync(join(tmpdir(), 'visitorbase-switch-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,11 +25,9 @@ describe('a read model switch under a running projector', () => {
     const live = new SqliteReadModel(join(dir, 'idle-read-model.sqlite'));
     const projector = new Projector(store, live, { initialBackoffMs: 60_000 });
     const watcher = new ProjectionWatcher(live, projector);
-    const upsert = (userId: string) =>
-      store.append(visitorStream({ environment: 'development', userId }), [{ id: userId, type: USER_UPSERTED, data: { userId, receivedAt: 1, attributes: {} } }], 'any');
     projector.start();
     try {
-      expect(await watcher.waitFor((await upsert('first')).position, 5_000)).toBe(true);
+      expect(await watcher.waitFor((await upsert(store, 'first')).position, 5_000)).toBe(true);
       // No page in between: the projector still follows version 1, which the second rebuild drops.
       for (let rebuild = 0; rebuild < 2; rebuild++) {
         const cli = new SqliteReadModel(join(dir, 'idle-read-model.sqlite'));
@@ -35,7 +37,7 @@ describe('a read model switch under a running projector', () => {
         await cli.close();
       }
       // Were the dropped version taken for a failure, the projector would wait out its back-off (a minute).
-      const written = await upsert('after');
+      const written = await upsert(store, 'after');
       expect(await watcher.waitFor(written.position, 5_000)).toBe(true);
       expect(await live.findProfileJson('development', 'after')).toBeDefined();
       expect(warnings).toEqual([]);
@@ -60,14 +62,12 @@ describe('a read model switch under a running projector', () => {
     });
     const projector = new Projector(store, live);
     const watcher = new ProjectionWatcher(live, projector);
-    const upsert = (userId: string) =>
-      store.append(visitorStream({ environment: 'development', userId }), [{ id: userId, type: USER_UPSERTED, data: { userId, receivedAt: 1, attributes: {} } }], 'any');
     projector.start();
     try {
-      expect(await watcher.waitFor((await upsert('first')).position, 5_000)).toBe(true);
+      expect(await watcher.waitFor((await upsert(store, 'first')).position, 5_000)).toBe(true);
       gate = new Promise<void>((resolve) => (open = resolve));
       // The projector holds the page of this write at the gate while a rebuild that has it is switched to.
-      const written = await upsert('token');
+      const written = await upsert(store, 'token');
       const cli = new SqliteReadModel(join(dir, 'wake-read-model.sqlite'));
       const target = await cli.beginRebuild();
       await rebuildReadModel(store, cli.version(target));
