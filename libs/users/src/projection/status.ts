@@ -37,11 +37,14 @@ export async function projectionStatus(
 ): Promise<ProjectionStatus> {
   const countLimit = options.countLimit ?? 1_000_000;
   const versions = await readModel.versions();
-  const [checkpoint, head, buildingCheckpoint] = await Promise.all([
+  const [checkpoint, buildingCheckpoint] = await Promise.all([
     readModel.getCheckpoint(),
-    store.headPosition(),
     versions.building === undefined ? undefined : readModel.version(versions.building).getCheckpoint(),
   ]);
+  // Read after the checkpoints, never beside them: the head only grows, so a checkpoint is then never
+  // past it unless the read model was built from another log (read at once, an event appended and
+  // projected between the two answers could put a live checkpoint past a head read a moment before).
+  const head = await store.headPosition();
   let lagEvents = 0;
   let lagEventsCapped = false;
   let oldestWaiting: number | undefined;
