@@ -162,8 +162,9 @@ describe('GET /v2/events', () => {
     } finally {
       failing.mockRestore();
     }
-    // Not counted as a client that gave up: the server failed it.
+    // Counted as a server failure, not as a client that gave up.
     const metrics = (await app.http.get('/metrics').expect(200)).text;
     expect(metrics).not.toContain('visitorbase_http_requests_aborted_total{route="/v2/events"');
+    expect(metrics).toContain('visitorbase_http_requests_total{route="/v2/events",method="GET",status="500"} 1');
   });
 });

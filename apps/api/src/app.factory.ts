@@ -76,7 +76,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   });
   const fastify = app.getHttpAdapter().getInstance();
   const counts = registerHttpMetrics(fastify, app.get(METRICS_REGISTRY));
-  outsideRoutes = { lines: registerRequestLogging(fastify, requests, counts.aborted), counts };
+  outsideRoutes = { lines: registerRequestLogging(fastify, requests, counts), counts };
   registerJsonOnly(fastify, LIMITS.bodyBytes);
   registerSecurityHeaders(fastify);
   registerApiKeyAuth(fastify, ring);

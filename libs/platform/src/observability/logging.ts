@@ -158,24 +158,34 @@ export interface RequestLines {
  * One line per request once answered, with its id (also sent back as
  * `X-Request-Id`), the route pattern, status and duration; and one for a
  * request whose connection closed before its answer was sent (the client
- * gave up, often on a slow request), which `abandoned` is also told of.
+ * gave up, often on a slow request), which `ends` is also told of, as of
+ * an answer the server failed after it began.
  * Fastify's `onRequestAbort` sees only requests cut off before their body
  * was read, not a POST whose body was read and that then waited for the
  * store: the response's `close` is watched instead, from the hook that sets
  * the id, so that it costs one listener a request and no hook of its own.
  * Returns how to write the lines of requests no route's hooks see.
  */
-export function registerRequestLogging(fastify: FastifyInstance, requests: Logger, abandoned?: (request: FastifyRequest) => void): RequestLines {
+/** Who else is told of requests that end without an answer sent whole. */
+export interface RequestEnds {
+  /** The client closed the connection first. */
+  aborted(request: FastifyRequest): void;
+  /** The server failed the answer after its status line was sent (`markAnswerFailed`). */
+  failed(request: FastifyRequest, reply: FastifyReply): void;
+}
+
+export function registerRequestLogging(fastify: FastifyInstance, requests: Logger, ends?: RequestEnds): RequestLines {
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     reply.raw.on('close', () => {
       if (reply.raw.writableFinished) return;
       if (failedAnswers.has(reply.raw)) {
+        ends?.failed(request, reply);
         const line = { reqId: request.id, method: request.method, route: routeOf(request), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 };
         requests.error(line, 'request failed after its answer began');
         return;
       }
-      abandoned?.(request);
+      ends?.aborted(request);
       const line = { reqId: request.id, method: request.method, route: routeOf(request), aborted: true, ms: Math.round(reply.elapsedTime * 100) / 100 };
       requests.info(line, 'request aborted by the client');
     });

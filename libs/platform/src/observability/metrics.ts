@@ -144,6 +144,8 @@ export interface HttpRequestCounts {
   aborted(request: FastifyRequest): void;
   /** A request answered without its route's hooks (a routing failure, answered by Fastify). */
   answered(request: FastifyRequest, reply: FastifyReply): void;
+  /** An answer that failed on the server's side after its status line was sent: counted as a 500. */
+  failed(request: FastifyRequest, reply: FastifyReply): void;
   /** Bytes that were not an HTTP request, answered on the socket with `status`. */
   malformed(status: number): void;
 }
@@ -168,6 +170,7 @@ export function registerHttpMetrics(fastify: FastifyInstance, registry: Registry
   return {
     aborted: (request) => metrics.recordAbort(routeOf(request), request.method),
     answered,
+    failed: (request, reply) => metrics.record(routeOf(request), request.method, 500, reply.elapsedTime / 1000),
     // No time: the request never began.
     malformed: (status) => metrics.record(MALFORMED_REQUEST.route, MALFORMED_REQUEST.method, status, 0),
   };
