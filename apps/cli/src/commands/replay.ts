@@ -23,7 +23,7 @@ Options:
   --from-position POS   only events after POS (the position of the last line seen)
   --limit N             at most N events
   --follow              keep streaming new events once the log is read (with --until,
-                        until the clock passes it)
+                        until a second after the clock passes it)
   --out FILE            write to FILE instead of stdout (replacing what it held)
   --append              with --out, add to the end of FILE instead
   -h, --help            this help

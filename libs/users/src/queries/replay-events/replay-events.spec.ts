@@ -1,4 +1,6 @@
-import { readTime } from './replay-events';
+import { EventStore, RecordedEvent, SubscribeOptions, position } from '@visitorbase/event-store';
+import { USER_UPSERTED } from '../../domain/events';
+import { ReplayLine, readTime, replayEvents } from './replay-events';
 
 describe('readTime', () => {
   it.each([
@@ -30,5 +32,33 @@ describe('readTime', () => {
     ['2026-11-28T23:59:60Z', /not a time/],
   ])('refuses %s, saying why', (text, reason) => {
     expect(readTime(text)).toMatch(reason);
+  });
+});
+
+describe('replayEvents, following until a time', () => {
+  it('takes an event recorded before the time that the log shows only a moment after it', async () => {
+    const until = Date.now() + 100;
+    const late: RecordedEvent = {
+      id: 'e-1',
+      stream: 'visitor-development-u1',
+      revision: 0,
+      position: position(1n),
+      type: USER_UPSERTED,
+      data: { userId: 'u1', receivedAt: until - 1, attributes: {} },
+      metadata: {},
+      recordedAt: until - 1,
+    };
+    // Committed 300 ms after `until`, though recorded before it; nothing comes after it.
+    const store = {
+      subscribeToAll: async function* (options: SubscribeOptions) {
+        await new Promise((resolve) => setTimeout(resolve, until + 300 - Date.now()));
+        if (!options.signal?.aborted) yield [late];
+        if (!options.signal?.aborted) await new Promise((resolve) => options.signal?.addEventListener('abort', resolve, { once: true }));
+      },
+      readAll: async function* () {},
+    } as unknown as EventStore;
+    const lines: ReplayLine[] = [];
+    for await (const line of replayEvents(store, { environment: 'development', follow: true, until })) lines.push(line);
+    expect(lines.map((line) => line.userId)).toEqual(['u1']);
   });
 });

@@ -74,12 +74,19 @@ function source(store: EventStore, filter: ReplayFilter): AsyncIterable<Recorded
 
 /** setTimeout's longest delay: past it, a timer fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * How long past `until` a follow goes on. An event's time is taken as its
+ * append begins, before its commit (and on EventStoreDB by the server's
+ * clock): one recorded just before `until` can still be committed a moment
+ * after it.
+ */
+export const FOLLOW_UNTIL_SETTLE_MS = 1_000;
 
 /**
- * Follows the log until the clock passes `until`; from then on nothing
- * recorded before it can still be appended (an event's time is when it was
- * appended), so the rest is read up to the head and the replay ends, instead
- * of following for ever an interval that is over.
+ * Follows the log until the clock passes `until` by FOLLOW_UNTIL_SETTLE_MS;
+ * from then on nothing recorded before `until` can still be appended, so the
+ * rest is read up to the head and the replay ends, instead of following for
+ * ever an interval that is over.
  */
 async function* followUntil(store: EventStore, until: number, streamPrefix: string, filter: ReplayFilter): AsyncIterable<RecordedEvent> {
   const following = new AbortController();
@@ -87,7 +94,7 @@ async function* followUntil(store: EventStore, until: number, streamPrefix: stri
   filter.signal?.addEventListener('abort', stop, { once: true });
   let timer: NodeJS.Timeout | undefined;
   const arm = () => {
-    const left = until - Date.now();
+    const left = until + FOLLOW_UNTIL_SETTLE_MS - Date.now();
     if (left <= 0) following.abort();
     else timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
   };
