@@ -218,6 +218,23 @@ describe('the visitorbase command line', () => {
       const full = cli(own.dir, 'replay', '--out', '/dev/full', '--limit', '10');
       expect(full.status).toBe(1);
       expect(full.stderr).toMatch(/^visitorbase: writing \/dev\/full failed after 0 events written to \/dev\/full: ENOSPC/);
+      // A file that stops growing part-way (a size limit here, a full disk elsewhere): the file keeps the
+      // lines counted, none torn, and resuming where it says gives the whole replay.
+      const capped = join(own.dir, 'capped.ndjson');
+      const limited = spawnSync('bash', ['-c', `trap '' XFSZ; ulimit -f 100; exec "${process.execPath}" "${CLI}" replay --out "${capped}" --limit 800`], {
+        env: { PATH: process.env.PATH, DATA_DIR: own.dir },
+        encoding: 'utf8',
+      });
+      expect(limited.status).toBe(1);
+      const stopped = /failed after (\d+) events written to \S+; resume with --from-position (\d+) --append: EFBIG/.exec(limited.stderr);
+      expect(stopped).not.toBeNull();
+      const kept = lines(readFileSync(capped, 'utf8'));
+      expect([kept.length, kept[kept.length - 1].position]).toEqual([Number(stopped![1]), stopped![2]]);
+      const resumed = cli(own.dir, 'replay', '--out', capped, '--append', '--from-position', stopped![2], '--limit', String(800 - kept.length));
+      expect([resumed.status, resumed.stderr]).toEqual([0, `replay: ${800 - kept.length} events written to ${capped}\n`]);
+      expect(readFileSync(capped, 'utf8')).toBe(cli(own.dir, 'replay', '--limit', '800').stdout);
+      // To stdout, the count is of the lines written, whatever their number.
+      expect(cli(own.dir, 'replay', '--limit', '5').stderr).toBe('replay: 5 events\n');
     } finally {
       own.remove();
     }

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { FileHandle, open } from 'node:fs/promises';
+import { FileHandle, open, stat, truncate } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { EventStore, Position } from '@visitorbase/event-store';
@@ -69,11 +69,17 @@ export async function replay(args: string[], store: () => Promise<EventStore>): 
   const events = await store();
   let head: Position | undefined;
   let file: FileHandle | undefined;
+  /** What --out held before this replay (with --append), and the bytes of the lines written whole since. */
+  let startSize = 0;
+  let confirmedBytes = 0;
   try {
     head = values.follow ? undefined : await events.headPosition();
     // Opened once the store is (a store that cannot be opened leaves an existing file as it was),
     // and before anything is read: a path that cannot be written is an error at once.
-    if (values.out !== undefined) file = await open(values.out, values.append ? 'a' : 'w');
+    if (values.out !== undefined) {
+      file = await open(values.out, values.append ? 'a' : 'w');
+      startSize = (await file.stat()).size;
+    }
   } catch (error) {
     await events.close();
     throw error;
@@ -103,10 +109,12 @@ export async function replay(args: string[], store: () => Promise<EventStore>): 
     for await (const line of replayEvents(events, { ...filter, environment: values.env, follow: values.follow, signal: abort.signal })) {
       if (abort.signal.aborted) break;
       const position = line.position;
-      const drained = out.write(`${JSON.stringify(line)}\n`, (error) => {
+      const text = `${JSON.stringify(line)}\n`;
+      const drained = out.write(text, (error) => {
         if (error) return;
         flushed += 1;
         last = position;
+        confirmedBytes += Buffer.byteLength(text);
       });
       count += 1;
       progress.update(count, fraction(line.position, head));
@@ -119,9 +127,10 @@ export async function replay(args: string[], store: () => Promise<EventStore>): 
     progress.done();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    // Lines still buffered are written before the process ends: wait for them, so that the count
-    // and the position to resume from are those of what the reader gets.
+    // Lines still buffered are written before the process ends: wait for them, and for the callbacks
+    // of those written, so that the count and the position to resume from are those of what the reader gets.
     if (out === process.stdout && out.writableLength > 0 && !out.destroyed) await once(out, 'drain').catch(() => undefined);
+    if (out === process.stdout && !out.destroyed) await new Promise<void>((resolve) => out.write('', () => resolve()));
     // The last lines may fail only now, as the file is flushed: that is a failure too.
     if (out !== process.stdout && !out.destroyed) {
       await new Promise<void>((resolve) =>
@@ -136,7 +145,14 @@ export async function replay(args: string[], store: () => Promise<EventStore>): 
   const written = `${countOf(flushed)}${values.out ? ` written to ${values.out}` : ''}`;
   // Where to pick up from: after the last line the output is known to hold.
   const resume = last ? `; resume with --from-position ${last}${values.out ? ' --append' : ''}` : '';
-  if (failure) throw new Error(`writing ${values.out ?? 'stdout'} failed after ${written}${resume}: ${failure.message}`);
+  if (failure) {
+    // A write that fails part-way (a full disk) may leave more lines than were confirmed, the last one
+    // torn: the file is cut back to the lines confirmed, which the count and the resume position describe.
+    if (values.out !== undefined && (await stat(values.out).catch(() => undefined))?.isFile()) {
+      await truncate(values.out, startSize + confirmedBytes).catch(() => undefined);
+    }
+    throw new Error(`writing ${values.out ?? 'stdout'} failed after ${written}${resume}: ${failure.message}`);
+  }
   if (readFailure) throw new Error(`reading the event store failed after ${written}${resume}: ${readFailure.message}`);
   if (signalled !== undefined && !values.follow) {
     // Stopped before the end of what was asked: say so, and where to pick up.
