@@ -355,6 +355,13 @@ describe('the visitorbase command line', () => {
     expect(typo.stderr).toBe(
       `warning: no event store in ${elsewhere} (no events.sqlite): set DATA_DIR to the service's data directory; no service has run with it yet, and one started later with it will accept the key\n`,
     );
+    // With both stores on servers, the key file is all a service keeps there: a directory that did not exist is said.
+    const remote = join(data.dir, 'remote-typo');
+    const onServers = spawnSync(process.execPath, [CLI, 'keys', 'create', '--env', 'production'], {
+      env: { PATH: process.env.PATH, DATA_DIR: remote, EVENT_STORE: 'eventstoredb', EVENTSTORE_URL: 'esdb://127.0.0.1:1?tls=false', READ_MODEL: 'mongodb', MONGODB_URL: 'mongodb://127.0.0.1:1/x' },
+      encoding: 'utf8',
+    });
+    expect([onServers.status, onServers.stderr]).toEqual([0, `warning: ${remote} did not exist; no service has run with it yet, and one started later with it will accept the key\n`]);
     expect(cli(data.dir, 'keys', 'create').status).toBe(2);
     // A mistake in how the command was called, like a missing --env: exit 2.
     const bad = cli(data.dir, 'keys', 'create', '--env', 'bad-env');

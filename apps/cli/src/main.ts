@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
+import { existsSync } from 'node:fs';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig, openEventStore, openReadModel, requireServiceDataDir } from '@visitorbase/platform';
 import { PinoNestLogger, createLogger } from '@visitorbase/platform/observability/logging';
@@ -27,6 +28,11 @@ function keyFileWarnings(config: ReturnType<typeof loadConfig>): string[] {
   if (config.apiKeys) warnings.push('API_KEYS is set here: a service started with it takes its keys from it, not from the key file');
   try {
     requireServiceDataDir(config);
+    // With both stores on servers, the key file may be all a service keeps there: only a directory
+    // that did not exist yet says that no service has used it.
+    if (!existsSync(config.dataDir)) {
+      warnings.push(`${config.dataDir} did not exist; no service has run with it yet, and one started later with it will accept the key`);
+    }
   } catch (error) {
     // Not an error: keys may be made before the first start. But a mistyped DATA_DIR is likelier.
     warnings.push(`${(error as Error).message}; no service has run with it yet, and one started later with it will accept the key`);
