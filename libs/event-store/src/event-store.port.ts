@@ -120,6 +120,15 @@ export interface EventStore {
   subscribeToAll(options?: SubscribeOptions): AsyncIterable<readonly RecordedEvent[]>;
   /** Position of the last event in the log, or undefined while it is empty. */
   headPosition(): Promise<Position | undefined>;
+  /**
+   * Resolves once every append under way when it is called, by any process
+   * writing to this store, has committed or failed: after it, no event
+   * recorded before the call can still appear. A reader that takes the log up
+   * to some time as complete waits for it first. Stores whose events are
+   * timed elsewhere (EventStoreDB, by the server's clock) cannot tell, and
+   * resolve at once.
+   */
+  settle(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -125,6 +125,11 @@ export class EventStoreDbEventStore implements EventStore {
     return event.position;
   }
 
+  /** Events are timed by the server's clock, as they commit: there is nothing here to wait for. */
+  async settle(): Promise<void> {
+    if (this.closed) throw new EventStoreUnavailableError('event store is closed');
+  }
+
   async *readStream(stream: string, options: { fromRevision?: number } = {}): AsyncIterable<RecordedEvent> {
     let from = BigInt(options.fromRevision ?? 0);
     for (;;) {

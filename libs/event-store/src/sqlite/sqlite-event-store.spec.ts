@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import * as partitions from '../partition';
 import { SqliteEventStore } from './sqlite-event-store';
@@ -137,6 +139,39 @@ describe('SqliteEventStore reads', () => {
       expect(outcomes.some((outcome) => outcome.status === 'rejected')).toBe(true);
       // Every answer says what the log holds: stored if and only if acknowledged.
       expect(stored).toEqual(acknowledged);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('settles: waits for an append another process is committing, so that a read after it holds that append', async () => {
+    const file = join(dir, 'settle.sqlite');
+    const store = new SqliteEventStore(file);
+    try {
+      await store.append('settle-a', [{ id: 'settle-0', type: 'T', data: {} }], 'any');
+      // Another writer, in a thread of its own, holds the write lock with an event not yet committed.
+      const writer = new Worker(
+        `const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+         const { parentPort, workerData } = require('node:worker_threads');
+         const db = new Database(workerData);
+         db.exec('BEGIN IMMEDIATE');
+         db.prepare("INSERT INTO events (event_id, stream, revision, type, data, metadata, recorded_at) VALUES ('settle-1', 'settle-b', 0, 'T', '{}', '{}', 1)").run();
+         parentPort.postMessage('locked');
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+         db.exec('COMMIT');
+         db.close();`,
+        { eval: true, workerData: file },
+      );
+      const exited = once(writer, 'exit');
+      await once(writer, 'message');
+      const before: string[] = [];
+      for await (const event of store.readAll()) before.push(event.id);
+      expect(before).toEqual(['settle-0']);
+      await store.settle();
+      const after: string[] = [];
+      for await (const event of store.readAll()) after.push(event.id);
+      expect(after).toEqual(['settle-0', 'settle-1']);
+      await exited;
     } finally {
       await store.close();
     }

@@ -191,6 +191,19 @@ export class SqliteEventStore implements EventStore {
   }
 
   /**
+   * An append is timed inside its write transaction: once the write lock has
+   * been taken and given back, every append timed before that has committed
+   * or failed, in this process (whose commits run within one turn of the
+   * event loop) and in any other sharing the file (waited for up to the busy
+   * timeout).
+   */
+  async settle(): Promise<void> {
+    if (this.closed) throw new EventStoreUnavailableError('event store is closed');
+    this.db.exec('BEGIN IMMEDIATE');
+    this.db.exec('COMMIT');
+  }
+
+  /**
    * Calls `listener` after each commit of appends through this instance, for
    * a follower elsewhere (another thread with its own connection) to be told
    * at once rather than at its next poll. Returns how to stop.

@@ -56,6 +56,7 @@ describe('replayEvents, following until a time', () => {
         if (!options.signal?.aborted) await new Promise((resolve) => options.signal?.addEventListener('abort', resolve, { once: true }));
       },
       readAll: async function* () {},
+      settle: async () => undefined,
     } as unknown as EventStore;
     const lines: ReplayLine[] = [];
     for await (const line of replayEvents(store, { environment: 'development', follow: true, until })) lines.push(line);

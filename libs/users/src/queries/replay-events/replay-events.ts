@@ -75,18 +75,18 @@ function source(store: EventStore, filter: ReplayFilter): AsyncIterable<Recorded
 /** setTimeout's longest delay: past it, a timer fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
- * How long past `until` a follow goes on. An event's time is taken as its
- * append begins, before its commit (and on EventStoreDB by the server's
- * clock): one recorded just before `until` can still be committed a moment
- * after it.
+ * How long past `until` a follow goes on before it reads the log one last
+ * time. An event's time is taken as its append begins, before its commit:
+ * the store's `settle` then waits for appends still being committed, where it
+ * can tell (SQLite); on EventStoreDB, whose server times events by its own
+ * clock, this margin is all there is for a clock that runs ahead of it.
  */
 export const FOLLOW_UNTIL_SETTLE_MS = 1_000;
 
 /**
- * Follows the log until the clock passes `until` by FOLLOW_UNTIL_SETTLE_MS;
- * from then on nothing recorded before `until` can still be appended, so the
- * rest is read up to the head and the replay ends, instead of following for
- * ever an interval that is over.
+ * Follows the log until the clock passes `until` by FOLLOW_UNTIL_SETTLE_MS,
+ * then, once the appends under way have settled, reads the rest up to the
+ * head and ends, instead of following for ever an interval that is over.
  */
 async function* followUntil(store: EventStore, until: number, streamPrefix: string, filter: ReplayFilter): AsyncIterable<RecordedEvent> {
   const following = new AbortController();
@@ -112,6 +112,8 @@ async function* followUntil(store: EventStore, until: number, streamPrefix: stri
     filter.signal?.removeEventListener('abort', stop);
   }
   if (filter.signal?.aborted) return;
+  // Appends timed before `until` but still being committed are waited for, not guessed at.
+  await store.settle();
   yield* store.readAll({ after, streamPrefix });
 }
 
