@@ -221,7 +221,7 @@ describe('the visitorbase command line', () => {
       // A file that stops growing part-way (a size limit here, a full disk elsewhere): the file keeps the
       // lines counted, none torn, and resuming where it says gives the whole replay.
       const capped = join(own.dir, 'capped.ndjson');
-      const limited = spawnSync('bash', ['-c', `trap '' XFSZ; ulimit -f 100; exec "${process.execPath}" "${CLI}" replay --out "${capped}" --limit 800`], {
+      const limited = spawnSync('sh', ['-c', `trap '' XFSZ; ulimit -f 100; exec "${process.execPath}" "${CLI}" replay --out "${capped}" --limit 800`], {
         env: { PATH: process.env.PATH, DATA_DIR: own.dir },
         encoding: 'utf8',
       });
@@ -233,6 +233,18 @@ describe('the visitorbase command line', () => {
       const resumed = cli(own.dir, 'replay', '--out', capped, '--append', '--from-position', stopped![2], '--limit', String(800 - kept.length));
       expect([resumed.status, resumed.stderr]).toEqual([0, `replay: ${800 - kept.length} events written to ${capped}\n`]);
       expect(readFileSync(capped, 'utf8')).toBe(cli(own.dir, 'replay', '--limit', '800').stdout);
+      // The same through a shell's redirection of stdout to a file, which Node writes synchronously.
+      const redirected = join(own.dir, 'redirected.ndjson');
+      const shell = spawnSync('sh', ['-c', `trap '' XFSZ; ulimit -f 100; exec "${process.execPath}" "${CLI}" replay --limit 800 > "${redirected}"`], {
+        env: { PATH: process.env.PATH, DATA_DIR: own.dir },
+        encoding: 'utf8',
+      });
+      const shortOf = /^visitorbase: writing stdout failed after (\d+) events; resume with --from-position (\d+): EFBIG/;
+      expect(shell.stderr).toMatch(shortOf);
+      const cutShort = shortOf.exec(shell.stderr);
+      const whole = readFileSync(redirected, 'utf8');
+      expect(whole.endsWith('\n')).toBe(true);
+      expect(lines(whole).length).toBe(Number(cutShort![1]));
       // To stdout, the count is of the lines written, whatever their number.
       expect(cli(own.dir, 'replay', '--limit', '5').stderr).toBe('replay: 5 events\n');
     } finally {

@@ -1,7 +1,8 @@
 import { once } from 'node:events';
-import { FileHandle, open, stat, truncate } from 'node:fs/promises';
+import { Stats, close as closeFile, createWriteStream, fstat, ftruncate, open as openFile } from 'node:fs';
+import { Writable } from 'node:stream';
+import { parseArgs, promisify } from 'node:util';
 import { constants as osConstants } from 'node:os';
-import { parseArgs } from 'node:util';
 import { EventStore, Position } from '@visitorbase/event-store';
 import { isEnvironmentName, parseReplayFilter, replayEvents } from '@visitorbase/users';
 import { UsageError } from '../cli-error';
@@ -68,22 +69,18 @@ export async function replay(args: string[], store: () => Promise<EventStore>): 
 
   const events = await store();
   let head: Position | undefined;
-  let file: FileHandle | undefined;
-  /** What --out held before this replay (with --append), and the bytes of the lines written whole since. */
-  let startSize = 0;
-  let confirmedBytes = 0;
+  let output: Output;
   try {
     head = values.follow ? undefined : await events.headPosition();
     // Opened once the store is (a store that cannot be opened leaves an existing file as it was),
     // and before anything is read: a path that cannot be written is an error at once.
-    if (values.out !== undefined) {
-      file = await open(values.out, values.append ? 'a' : 'w');
-      startSize = (await file.stat()).size;
-    }
+    output = await openOutput(values.out, values.append === true);
   } catch (error) {
     await events.close();
     throw error;
   }
+  /** The bytes of the lines written whole, after what the file held before (with --append, or `>>`). */
+  let confirmedBytes = 0;
   const abort = new AbortController();
   let signalled: NodeJS.Signals | undefined;
   let failure: Error | undefined;
@@ -93,7 +90,7 @@ export async function replay(args: string[], store: () => Promise<EventStore>): 
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const out = file ? file.createWriteStream() : process.stdout;
+  const out = output.stream;
   out.on('error', (error: NodeJS.ErrnoException) => {
     // A reader that goes away (`| head`) ends the replay quietly; any other failure (a full disk) is reported.
     if (error.code !== 'EPIPE') failure ??= error;
@@ -127,12 +124,13 @@ export async function replay(args: string[], store: () => Promise<EventStore>): 
     progress.done();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    // Lines still buffered are written before the process ends: wait for them, and for the callbacks
-    // of those written, so that the count and the position to resume from are those of what the reader gets.
-    if (out === process.stdout && out.writableLength > 0 && !out.destroyed) await once(out, 'drain').catch(() => undefined);
-    if (out === process.stdout && !out.destroyed) await new Promise<void>((resolve) => out.write('', () => resolve()));
-    // The last lines may fail only now, as the file is flushed: that is a failure too.
-    if (out !== process.stdout && !out.destroyed) {
+    if (output.file === undefined) {
+      // Lines still buffered are written before the process ends: wait for them, and for the callbacks
+      // of those written, so that the count and the position to resume from are those of what the reader gets.
+      if (out.writableLength > 0 && !out.destroyed) await once(out, 'drain').catch(() => undefined);
+      if (!out.destroyed) await new Promise<void>((resolve) => out.write('', () => resolve()));
+    } else if (!out.destroyed) {
+      // The last lines may fail only now, as the file is flushed: that is a failure too.
       await new Promise<void>((resolve) =>
         out.end((error?: Error | null) => {
           if (error) failure ??= error;
@@ -148,11 +146,14 @@ export async function replay(args: string[], store: () => Promise<EventStore>): 
   if (failure) {
     // A write that fails part-way (a full disk) may leave more lines than were confirmed, the last one
     // torn: the file is cut back to the lines confirmed, which the count and the resume position describe.
-    if (values.out !== undefined && (await stat(values.out).catch(() => undefined))?.isFile()) {
-      await truncate(values.out, startSize + confirmedBytes).catch(() => undefined);
-    }
-    throw new Error(`writing ${values.out ?? 'stdout'} failed after ${written}${resume}: ${failure.message}`);
+    const cut = await output.file
+      ?.cutBack?.(confirmedBytes)
+      .then(() => '')
+      .catch((error: Error) => `; the file could not be cut back to those lines (${error.message}), and its last line may be torn`);
+    await output.file?.close();
+    throw new Error(`writing ${values.out ?? 'stdout'} failed after ${written}${resume}${cut ?? ''}: ${failure.message}`);
   }
+  await output.file?.close();
   if (readFailure) throw new Error(`reading the event store failed after ${written}${resume}: ${readFailure.message}`);
   if (signalled !== undefined && !values.follow) {
     // Stopped before the end of what was asked: say so, and where to pick up.
@@ -172,4 +173,37 @@ function fraction(position: string, head: Position | undefined): number | undefi
   if (head === undefined || head.commit <= 0n) return undefined;
   const commit = BigInt(position.split('/')[0]);
   return Number((commit * 10_000n) / head.commit) / 10_000;
+}
+
+/** Where the lines go. A file (--out, or stdout redirected to one) can be cut back to the lines counted. */
+interface Output {
+  readonly stream: Writable;
+  readonly file?: {
+    /** Cuts the file to what it held before the replay and `bytes` more; absent for a device or a pipe (`--out /dev/full`). */
+    cutBack?(bytes: number): Promise<void>;
+    close(): Promise<void>;
+  };
+}
+
+async function openOutput(path: string | undefined, append: boolean): Promise<Output> {
+  if (path !== undefined) {
+    const fd = await promisify(openFile)(path, append ? 'a' : 'w');
+    const info = await promisify(fstat)(fd);
+    // Left open when the stream ends or fails: the file is cut back through it, not by a path that may have moved.
+    return { stream: createWriteStream(path, { fd, autoClose: false }), file: fileAt(fd, info, true) };
+  }
+  const stdout = await promisify(fstat)(1).catch(() => undefined);
+  if (stdout?.isFile()) {
+    // process.stdout writes to a file synchronously and ignores a short write: a line that did not
+    // fit whole would count as written. A file stream on the same descriptor retries short writes.
+    return { stream: createWriteStream('/dev/stdout', { fd: 1, autoClose: false }), file: fileAt(1, stdout, false) };
+  }
+  return { stream: process.stdout };
+}
+
+function fileAt(fd: number, info: Stats, owned: boolean): NonNullable<Output['file']> {
+  const close = async () => {
+    if (owned) await promisify(closeFile)(fd);
+  };
+  return info.isFile() ? { cutBack: (bytes) => promisify(ftruncate)(fd, info.size + bytes), close } : { close };
 }
