@@ -22,6 +22,8 @@ DATA_DIR (default ./data), EVENT_STORE and EVENTSTORE_URL, READ_MODEL and MONGOD
 Run "visitorbase <command> --help" for the options of a command.
 `;
 
+const NOT_USED_YET = 'no service has run with it yet, and one started later with it will accept the key';
+
 /** Why a key added to DATA_DIR's key file may never be read by a service. */
 function keyFileWarnings(config: ReturnType<typeof loadConfig>): string[] {
   const warnings: string[] = [];
@@ -31,11 +33,11 @@ function keyFileWarnings(config: ReturnType<typeof loadConfig>): string[] {
     // With both stores on servers, the key file may be all a service keeps there: only a directory
     // that did not exist yet says that no service has used it.
     if (!existsSync(config.dataDir)) {
-      warnings.push(`${config.dataDir} did not exist; no service has run with it yet, and one started later with it will accept the key`);
+      warnings.push(`${config.dataDir} did not exist; ${NOT_USED_YET}`);
     }
   } catch (error) {
     // Not an error: keys may be made before the first start. But a mistyped DATA_DIR is likelier.
-    warnings.push(`${(error as Error).message}; no service has run with it yet, and one started later with it will accept the key`);
+    warnings.push(`${(error as Error).message}; ${NOT_USED_YET}`);
   }
   return warnings;
 }

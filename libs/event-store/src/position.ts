@@ -19,6 +19,11 @@ export function comparePositions(a: Position, b: Position): number {
   return 0;
 }
 
+/** Whether `p` lies past the last event of a log whose head is `head` (undefined: an empty log). */
+export function isPastHead(p: Position, head: Position | undefined): boolean {
+  return head === undefined || comparePositions(p, head) > 0;
+}
+
 /** `"42"` when both parts agree (always, on SQLite), else `"42/41"`. */
 export function formatPosition(p: Position): string {
   return p.commit === p.prepare ? `${p.commit}` : `${p.commit}/${p.prepare}`;

@@ -1,6 +1,6 @@
 import { availableParallelism, constants as osConstants } from 'node:os';
 import { parseArgs } from 'node:util';
-import { EventStore, Position, comparePositions, formatPosition } from '@visitorbase/event-store';
+import { EventStore, Position, formatPosition, isPastHead } from '@visitorbase/event-store';
 import { AppConfig } from '@visitorbase/platform';
 import { ReadModel } from '@visitorbase/read-model';
 import { AHEAD_OF_LOG_REMEDY, projectionStatus, rebuildInParallel } from '@visitorbase/users';
@@ -230,5 +230,5 @@ async function activePastHead(readModel: ReadModel, events: EventStore): Promise
   const { active } = await readModel.versions();
   const checkpoint = await readModel.version(active).getCheckpoint();
   const head = await events.headPosition();
-  return checkpoint !== undefined && (head === undefined || comparePositions(checkpoint, head) > 0);
+  return checkpoint !== undefined && isPastHead(checkpoint, head);
 }

@@ -4,7 +4,7 @@ import { LoggerService } from '@nestjs/common';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import pino, { Bindings, ChildLoggerOptions, Logger } from 'pino';
 import { LogLevelName } from '../config';
-import { routeOf } from './route';
+import { MALFORMED_REQUEST, routeOf } from './route';
 
 /**
  * JSON logs. Nothing that identifies a customer or a visitor is logged at
@@ -154,6 +154,14 @@ export interface RequestLines {
   malformed(status: number, code: string | undefined): void;
 }
 
+/** Who else is told of requests that end without an answer sent whole. */
+export interface RequestEnds {
+  /** The client closed the connection first. */
+  aborted(request: FastifyRequest): void;
+  /** The server failed the answer after its status line was sent (`markAnswerFailed`). */
+  failed(request: FastifyRequest, reply: FastifyReply): void;
+}
+
 /**
  * One line per request once answered, with its id (also sent back as
  * `X-Request-Id`), the route pattern, status and duration; and one for a
@@ -166,14 +174,6 @@ export interface RequestLines {
  * the id, so that it costs one listener a request and no hook of its own.
  * Returns how to write the lines of requests no route's hooks see.
  */
-/** Who else is told of requests that end without an answer sent whole. */
-export interface RequestEnds {
-  /** The client closed the connection first. */
-  aborted(request: FastifyRequest): void;
-  /** The server failed the answer after its status line was sent (`markAnswerFailed`). */
-  failed(request: FastifyRequest, reply: FastifyReply): void;
-}
-
 export function registerRequestLogging(fastify: FastifyInstance, requests: Logger, ends?: RequestEnds): RequestLines {
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
@@ -209,7 +209,7 @@ export function registerRequestLogging(fastify: FastifyInstance, requests: Logge
   });
   return {
     answered,
-    malformed: (status, code) => requests.info({ route: '(malformed request)', status, code }, 'malformed request'),
+    malformed: (status, code) => requests.info({ route: MALFORMED_REQUEST.route, status, code }, 'malformed request'),
   };
 }
 

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { routeOf } from './route';
+import { MALFORMED_REQUEST, routeOf } from './route';
 
 /** The Prometheus registry of one application (not the global one: tests run several apps in one process). */
 export const METRICS_REGISTRY = Symbol('MetricsRegistry');
@@ -149,9 +149,6 @@ export interface HttpRequestCounts {
   /** Bytes that were not an HTTP request, answered on the socket with `status`. */
   malformed(status: number): void;
 }
-
-/** The route and method of bytes that never became a request. */
-export const MALFORMED_REQUEST = { route: '(malformed request)', method: '(unknown)' } as const;
 
 /**
  * Requests by route pattern, method and status, and their latency, counted

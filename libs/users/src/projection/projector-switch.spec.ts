@@ -14,6 +14,26 @@ import { rebuildReadModel } from './rebuild';
 const upsert = (store: SqliteEventStore, userId: string) =>
   store.append(visitorStream({ environment: 'development', userId }), [{ id: userId, type: USER_UPSERTED, data: { userId, receivedAt: 1, attributes: {} } }], 'any');
 
+/** What the CLI does beside a running service: rebuilds into a new version on a connection of its own, then switches to it. */
+async function rebuildAndSwitch(store: SqliteEventStore, file: string): Promise<boolean> {
+  const cli = new SqliteReadModel(file);
+  try {
+    const target = await cli.beginRebuild();
+    await rebuildReadModel(store, cli.version(target));
+    return await cli.activate(target);
+  } finally {
+    await cli.close();
+  }
+}
+
+/** Ends a test: its mocks undone, its projector stopped, its stores closed. */
+async function closeAll(projector: Projector, store: SqliteEventStore, live: SqliteReadModel): Promise<void> {
+  jest.restoreAllMocks();
+  await projector.stop();
+  await store.close();
+  await live.close();
+}
+
 describe('a read model switch under a running projector', () => {
   const dir = mkdtempSync(join(tmpdir(), 'visitorbase-switch-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,11 +50,7 @@ describe('a read model switch under a running projector', () => {
       expect(await watcher.waitFor((await upsert(store, 'first')).position, 5_000)).toBe(true);
       // No page in between: the projector still follows version 1, which the second rebuild drops.
       for (let rebuild = 0; rebuild < 2; rebuild++) {
-        const cli = new SqliteReadModel(join(dir, 'idle-read-model.sqlite'));
-        const target = await cli.beginRebuild();
-        await rebuildReadModel(store, cli.version(target));
-        expect(await cli.activate(target)).toBe(true);
-        await cli.close();
+        expect(await rebuildAndSwitch(store, join(dir, 'idle-read-model.sqlite'))).toBe(true);
       }
       // Were the dropped version taken for a failure, the projector would wait out its back-off (a minute).
       const written = await upsert(store, 'after');
@@ -42,10 +58,7 @@ describe('a read model switch under a running projector', () => {
       expect(await live.findProfileJson('development', 'after')).toBeDefined();
       expect(warnings).toEqual([]);
     } finally {
-      jest.restoreAllMocks();
-      await projector.stop();
-      await store.close();
-      await live.close();
+      await closeAll(projector, store, live);
     }
   });
 
@@ -68,11 +81,7 @@ describe('a read model switch under a running projector', () => {
       gate = new Promise<void>((resolve) => (open = resolve));
       // The projector holds the page of this write at the gate while a rebuild that has it is switched to.
       const written = await upsert(store, 'token');
-      const cli = new SqliteReadModel(join(dir, 'wake-read-model.sqlite'));
-      const target = await cli.beginRebuild();
-      await rebuildReadModel(store, cli.version(target));
-      expect(await cli.activate(target)).toBe(true);
-      await cli.close();
+      expect(await rebuildAndSwitch(store, join(dir, 'wake-read-model.sqlite'))).toBe(true);
       const waited = watcher.waitFor(written.position, 60_000);
       open();
       // No later write comes to publish a page: the resubscription itself must wake the reader.
@@ -81,10 +90,7 @@ describe('a read model switch under a running projector', () => {
       expect(await live.findProfileJson('development', 'token')).toBeDefined();
     } finally {
       open();
-      jest.restoreAllMocks();
-      await projector.stop();
-      await store.close();
-      await live.close();
+      await closeAll(projector, store, live);
     }
   });
 
@@ -106,20 +112,14 @@ describe('a read model switch under a running projector', () => {
         expect(await watcher.waitFor(first.position, 5_000)).toBe(true);
 
         // Another process (the CLI) rebuilds and switches while the projector runs.
-        const cli = new SqliteReadModel(join(dir, 'read-model.sqlite'));
-        const target = await cli.beginRebuild();
-        await rebuildReadModel(store, cli.version(target));
-        expect(await cli.activate(target)).toBe(true);
-        await cli.close();
+        expect(await rebuildAndSwitch(store, join(dir, 'read-model.sqlite'))).toBe(true);
 
         const written = await upsert(`after-${round}`, round);
         expect(await watcher.waitFor(written.position, 5_000)).toBe(true);
         expect(await live.findProfileJson('development', `after-${round}`)).toBeDefined();
       }
     } finally {
-      await projector.stop();
-      await store.close();
-      await live.close();
+      await closeAll(projector, store, live);
     }
   });
 });

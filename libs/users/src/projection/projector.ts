@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { EVENT_STORE, EventStore, Position, RecordedEvent, comparePositions, formatPosition } from '@visitorbase/event-store';
+import { EVENT_STORE, EventStore, Position, RecordedEvent, formatPosition, isPastHead } from '@visitorbase/event-store';
 import { READ_MODEL, ReadModel, ReadModelView } from '@visitorbase/read-model';
 import { VISITOR_STREAM_PREFIX } from '../domain/visitor-stream';
 import { VisitorFact } from '../domain/events';
@@ -101,7 +101,7 @@ export class Projector extends ProjectionRunner {
         );
         if (after !== undefined) {
           const head = await this.store.headPosition();
-          if (head === undefined || comparePositions(after, head) > 0) {
+          if (isPastHead(after, head)) {
             this.logger.error(`the checkpoint ${formatPosition(after)} is past the head of the log (${head ? formatPosition(head) : 'empty'}): ${AHEAD_OF_LOG_REMEDY}`);
           }
         }

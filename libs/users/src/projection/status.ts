@@ -1,4 +1,4 @@
-import { EventStore, Position, comparePositions } from '@visitorbase/event-store';
+import { EventStore, Position, comparePositions, isPastHead } from '@visitorbase/event-store';
 import { ReadModel, ReadModelVersions } from '@visitorbase/read-model';
 import { VISITOR_STREAM_PREFIX } from '../domain/visitor-stream';
 
@@ -67,6 +67,6 @@ export async function projectionStatus(
     lagEvents,
     lagEventsCapped,
     lagMs: oldestWaiting === undefined ? 0 : Math.max(0, now - oldestWaiting),
-    aheadOfLog: checkpoint !== undefined && (head === undefined || comparePositions(checkpoint, head) > 0),
+    aheadOfLog: checkpoint !== undefined && isPastHead(checkpoint, head),
   };
 }

@@ -2,7 +2,7 @@ import { BadRequestException, Controller, Get, Headers, Inject, Param, Res, Serv
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiHeader, ApiOperation, ApiParam, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { EVENT_STORE, EventStore, comparePositions } from '@visitorbase/event-store';
+import { EVENT_STORE, EventStore, isPastHead } from '@visitorbase/event-store';
 import { APP_CONFIG, AppConfig } from '@visitorbase/platform/config';
 import { Environment } from '@visitorbase/platform/http/environment.decorator';
 import { ApiV2Answers, ERROR_SCHEMA, PROFILE_SCHEMA } from '../../openapi';
@@ -67,7 +67,7 @@ export class GetUserController {
         // a 503 would ask for retries that could never succeed. Looked at only here, off the path
         // of the GETs the projection answers in time.
         const head = await this.events.headPosition();
-        if (head === undefined || comparePositions(position, head) > 0) {
+        if (isPastHead(position, head)) {
           throw new BadRequestException([`${CONSISTENCY_TOKEN_HEADER} is past the end of this service's event log: it was not issued here`]);
         }
         reply.header('retry-after', '1');
