@@ -12,7 +12,7 @@
  * not found), never because of a timing.
  *
  *   BENCH_QUICK=1    a short smoke run with small data, BENCHMARKS.md untouched
- *   BENCH_ROUNDS=N   rounds of reference and service, alternated, for ingest and reads (default 3; 1 when quick)
+ *   BENCH_ROUNDS=N   rounds of reference, floor and service, alternated, for ingest and reads (default 3; 1 when quick)
  *   BENCH_PROFILE=1  also profile the service during ingest (--cpu-prof) and print a summary
  *   BENCH_KEEP=1     keep the temporary data directories
  */
@@ -38,6 +38,7 @@ const REPLAY_HEAP_MB = 128;
 const API_KEY = 'bench-key';
 const BUILT = join(ROOT, 'dist');
 const REFERENCE = join(__dirname, 'reference-server.js');
+const FLOOR = join(__dirname, 'floor-server.js');
 
 const work = mkdtempSync(join(os.tmpdir(), 'visitorbase-bench-'));
 // The run measures a copy of the build, so a rebuild of dist/ while it runs cannot change or break what is measured.
@@ -103,28 +104,43 @@ function median(values) {
 }
 
 /**
- * Runs the reference, then the service, `ROUNDS` times. The machine's load
- * moves between runs by 10% or more; alternating and taking medians (ratios
- * round by round) keeps one unlucky run from deciding the figures.
+ * Runs the reference, the floor, then the service, `ROUNDS` times. The
+ * machine's load moves between runs by 10% or more; alternating and taking
+ * medians (ratios round by round) keeps one unlucky run from deciding the
+ * figures.
  */
-async function rounds(phase, runReference, runService) {
+async function rounds(phase, runReference, runFloor, runService) {
   const refs = [];
+  const floors = [];
   const svcs = [];
   for (let round = 1; round <= ROUNDS; round++) {
     log(`${phase}: round ${round} of ${ROUNDS}, reference`);
     refs.push(await runReference(round));
-    log(`${phase}: round ${round}, reference ${f0(refs.at(-1).rps)} req/s; service`);
+    log(`${phase}: round ${round}, reference ${f0(refs.at(-1).rps)} req/s; floor`);
+    floors.push(await runFloor(round));
+    log(`${phase}: round ${round}, floor ${f0(floors.at(-1).rps)} req/s; service`);
     svcs.push(await runService(round));
     log(`${phase}: round ${round}, service ${f0(svcs.at(-1).rps)} req/s`);
   }
   const mid = (runs, pick) => median(runs.map(pick));
-  const ratio = (pick) => median(svcs.map((svc, i) => pick(svc) / pick(refs[i])));
+  const ratioOf = (runs, pick) => median(runs.map((run, i) => pick(run) / pick(refs[i])));
+  const ratio = (pick) => ratioOf(svcs, pick);
   if (ROUNDS > 1) {
+    const list = (runs) => runs.map((run, i) => `${f0(run.rps)} / ${f0(refs[i].rps)} (${x(run.rps / refs[i].rps)})`).join(', ');
     notes.push(
-      `${phase}, round by round (service / reference req/s): ${svcs.map((svc, i) => `${f0(svc.rps)} / ${f0(refs[i].rps)} (${x(svc.rps / refs[i].rps)})`).join(', ')}; the table gives medians, and ratios are the medians of each round's ratio`,
+      `${phase}, round by round (service / reference req/s): ${list(svcs)}; floor / reference: ${list(floors)}; the table gives medians, and ratios are the medians of each round's ratio`,
     );
   }
-  return { refs, svcs, mid, ratio };
+  return { refs, floors, svcs, mid, ratio, ratioOf };
+}
+
+/**
+ * The floor's row: the service's own stores under plain Fastify and nothing
+ * else (floor-server.js), beside the same reference, round by round.
+ */
+function floorRow(what, { refs, floors, mid, ratioOf }) {
+  const figures = (runs) => `${f0(mid(runs, (r) => r.rps))}; ${us(mid(runs, (r) => r.cpuUsPerRequest))}`;
+  row(`${what} (req/s; CPU per request)`, figures(floors), figures(refs), x(ratioOf(floors, (r) => r.rps)), '', undefined);
 }
 
 /** CPU per request of rounds: the medians, and the median of the rounds' ratios (reference / service, as higher is better). */
@@ -147,6 +163,7 @@ async function ingest() {
   const measured = await rounds(
     'ingest',
     () => withServer('reference', REFERENCE, {}, (s) => load(s, postSpec)),
+    (round) => withServer('floor', FLOOR, { env: serviceEnv(join(work, `ingest-floor-${round}`)) }, (s) => load(s, postSpec)),
     async (round) => {
       const dataDir = join(work, `ingest-${round}`);
       // The first round alone is profiled.
@@ -182,6 +199,7 @@ async function ingest() {
     durable,
   );
   rssRow('1. Peak RSS during ingest', measured);
+  floorRow('1. Floor: the same appends, stored the same way, under plain Fastify alone', measured);
   if (PROFILE) {
     // One profile per thread, named CPU.<date>.<time>.<pid>.<thread>.<n>: thread 0 serves requests; the
     // others are the projector and the WAL checkpointers.
@@ -204,6 +222,7 @@ async function read() {
   const measured = await rounds(
     'read',
     () => withServer('reference', REFERENCE, {}, (s) => load(s, getSpec)),
+    () => withServer('floor', FLOOR, { env: serviceEnv(dataDir) }, (s) => load(s, getSpec)),
     async (round) => {
       const svc = await withServer('service', SERVICE, { env: serviceEnv(dataDir) }, (s) => load(s, getSpec));
       if (svc.non2xx) failures.push(`read round ${round}: ${svc.non2xx} answers were not 200 for seeded visitors (${JSON.stringify(svc.statuses)})`);
@@ -223,6 +242,7 @@ async function read() {
   cpuRow('2. Read CPU per request (all threads; lower is better)', measured);
   row('2. Read latency p99', ms(mid(svcs, (r) => r.latencyMs.p99)), ms(mid(refs, (r) => r.latencyMs.p99)), x(ratio((r) => r.latencyMs.p99)), '', undefined);
   rssRow('2. Peak RSS during reads', measured);
+  floorRow('2. Floor: the same reads of the same read model under plain Fastify alone', measured);
   return seeded;
 }
 
@@ -401,7 +421,7 @@ async function main() {
     `Run of ${started.toISOString().replace(/\.\d+Z$/, 'Z')}, \`${command}\`, ${f1(minutes)} minutes${QUICK ? ' (quick smoke run: small data, short runs; not comparable)' : ''}.`,
     '',
     `Machine: ${m.cpu}, ${m.memory}, ${m.os}, Node.js ${m.node}; temporary files on \`${m.disk}\`.`,
-    `Load: autocannon in its own process, ${CONNECTIONS} connections over loopback, ${P.warmup} s warm-up then ${P.duration} s measured (${P.sizeDuration} s for the growth runs); ingest and reads: ${ROUNDS} round${ROUNDS === 1 ? '' : 's'} of reference then service.`,
+    `Load: autocannon in its own process, ${CONNECTIONS} connections over loopback, ${P.warmup} s warm-up then ${P.duration} s measured (${P.sizeDuration} s for the growth runs); ingest and reads: ${ROUNDS} round${ROUNDS === 1 ? '' : 's'} of reference, floor, then service.`,
     `Load average (1, 5, 15 min) before: ${loadBefore.map(f2).join(', ')}; after: ${loadAfter.map(f2).join(', ')}.`,
     '',
     table(),
