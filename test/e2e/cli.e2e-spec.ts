@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import request from 'supertest';
@@ -14,9 +14,19 @@ const dev = { Authorization: `API-Key ${DEV_KEY}` };
 const prod = { Authorization: `API-Key ${PROD_KEY}` };
 
 function cli(dataDir: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return cliWith({}, dataDir, ...args);
+}
+
+/** The same, with more variables in the environment and, optionally, another working directory. */
+function cliWith(
+  { env = {}, cwd }: { env?: NodeJS.ProcessEnv; cwd?: string },
+  dataDir: string,
+  ...args: string[]
+): { status: number | null; stdout: string; stderr: string } {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" (npm test does it first)`);
   const result = spawnSync(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH, DATA_DIR: dataDir, NO_COLOR: '1' },
+    env: { PATH: process.env.PATH, DATA_DIR: dataDir, NO_COLOR: '1', ...env },
+    cwd,
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -130,6 +140,16 @@ describe('the visitorbase command line', () => {
     const file = join(data.dir, 'out.ndjson');
     expect(cli(data.dir, 'replay', '--out', file, '--env', 'production').stdout).toBe('');
     expect(lines(readFileSync(file, 'utf8'))).toEqual(all.filter((l) => l.environment === 'production'));
+    // Through `npm run cli`, which runs it from the package's root, a relative --out is from where it was typed.
+    const typedIn = join(data.dir, 'typed-in');
+    mkdirSync(typedIn);
+    const viaNpm = cliWith({ env: { npm_lifecycle_event: 'cli', INIT_CWD: typedIn }, cwd: data.dir }, data.dir, 'replay', '--out', 'rel.ndjson', '--limit', '3');
+    expect(viaNpm.status).toBe(0);
+    expect(lines(readFileSync(join(typedIn, 'rel.ndjson'), 'utf8'))).toEqual(all.slice(0, 3));
+    expect(existsSync(join(data.dir, 'rel.ndjson'))).toBe(false);
+    // Run any other way, from its own working directory, whatever INIT_CWD an outer npm left behind.
+    expect(cliWith({ env: { INIT_CWD: typedIn }, cwd: data.dir }, data.dir, 'replay', '--out', 'rel.ndjson', '--limit', '2').status).toBe(0);
+    expect(lines(readFileSync(join(data.dir, 'rel.ndjson'), 'utf8'))).toEqual(all.slice(0, 2));
     const bad = cli(data.dir, 'replay', '--since', 'yesterday', '--limit', '0');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--since must be milliseconds since the epoch or an ISO 8601 time');

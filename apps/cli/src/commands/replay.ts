@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { Stats, close as closeFile, createWriteStream, fstat, ftruncate, open as openFile } from 'node:fs';
 import { Writable } from 'node:stream';
+import { resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { constants as osConstants } from 'node:os';
 import { EventStore, Position } from '@visitorbase/event-store';
@@ -25,7 +26,8 @@ Options:
   --limit N             at most N events
   --follow              keep streaming new events once the log is read (with --until,
                         until a second after the clock passes it)
-  --out FILE            write to FILE instead of stdout (replacing what it held)
+  --out FILE            write to FILE instead of stdout (replacing what it held); a relative
+                        FILE is from the directory the command was typed in, npm run cli too
   --append              with --out, add to the end of FILE instead
   -h, --help            this help
 `;
@@ -74,7 +76,7 @@ export async function replay(args: string[], store: () => Promise<EventStore>): 
     head = values.follow ? undefined : await events.headPosition();
     // Opened once the store is (a store that cannot be opened leaves an existing file as it was),
     // and before anything is read: a path that cannot be written is an error at once.
-    output = await openOutput(values.out, values.append === true);
+    output = await openOutput(values.out === undefined ? undefined : callerPath(values.out), values.append === true);
   } catch (error) {
     await events.close();
     throw error;
@@ -173,6 +175,16 @@ function fraction(position: string, head: Position | undefined): number | undefi
   if (head === undefined || head.commit <= 0n) return undefined;
   const commit = BigInt(position.split('/')[0]);
   return Number((commit * 10_000n) / head.commit) / 10_000;
+}
+
+/**
+ * A path as the caller meant it. `npm run cli` runs the command from the
+ * package's root, not from where it was typed; npm says where that was in
+ * INIT_CWD. Run any other way, the working directory is the caller's own.
+ */
+export function callerPath(path: string, env: NodeJS.ProcessEnv = process.env): string {
+  const typedIn = env.npm_lifecycle_event === 'cli' ? env.INIT_CWD : undefined;
+  return resolve(typedIn ?? process.cwd(), path);
 }
 
 /** Where the lines go. A file (--out, or stdout redirected to one) can be cut back to the lines counted. */
