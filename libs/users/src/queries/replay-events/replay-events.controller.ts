@@ -5,6 +5,7 @@ import type { FastifyReply } from 'fastify';
 import { EVENT_STORE, EventStore } from '@visitorbase/event-store';
 import { Environment } from '@visitorbase/platform/http/environment.decorator';
 import { ApiV2Answers, ERROR_SCHEMA } from '../../openapi';
+import { QUERY_NOT_PERCENT_ENCODED, isPercentEncodedUtf8Query } from '@visitorbase/platform/http/query-string';
 import { markAnswerFailed } from '@visitorbase/platform/observability/logging';
 import { MAX_LIMIT, ReplayLine, ReplayQueryText, parseReplayFilter, replayEvents } from './replay-events';
 
@@ -58,11 +59,7 @@ export class ReplayEventsController {
     const unknown = Object.keys(query).filter((key) => !Object.hasOwn(QUERY_NAMES, key));
     const text: ReplayQueryText = {};
     const problems = unknown.map((key) => `query parameter ${key} is not supported`);
-    // The query parser keeps a broken escape (%FF, %G1) as it was sent: userId=%FF would match a
-    // visitor literally named "%FF", where GET /v2/users/%FF is refused. Refused here too.
-    if (!isPercentEncodedUtf8(reply.request.raw.url ?? '')) {
-      problems.unshift('the query string is not valid percent-encoded UTF-8: encode each value with encodeURIComponent');
-    }
+    if (!isPercentEncodedUtf8Query(reply.request.raw.url ?? '')) problems.unshift(QUERY_NOT_PERCENT_ENCODED);
     for (const key of Object.keys(QUERY_NAMES) as Array<keyof ReplayQueryText>) {
       const value = query[key];
       if (value === undefined) continue;
@@ -101,16 +98,5 @@ export class ReplayEventsController {
       );
       throw error;
     }
-  }
-}
-
-function isPercentEncodedUtf8(url: string): boolean {
-  const at = url.indexOf('?');
-  if (at < 0) return true;
-  try {
-    decodeURIComponent(url.slice(at + 1));
-    return true;
-  } catch {
-    return false;
   }
 }
