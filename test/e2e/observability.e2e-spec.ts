@@ -238,6 +238,12 @@ describe('OpenAPI', () => {
     });
     expect(get.responses['404'].content['text/plain'].example).toBe('Not Found');
     expect(Object.keys(get.responses).sort()).toEqual(['200', '400', '401', '404', '429', '503']);
+    // The same GET with the userId in the query string, where the seed's table of parameters puts it.
+    const byQuery = doc.paths['/v2/users'].get;
+    expect(byQuery.summary).toBe(get.summary);
+    expect(byQuery.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'userId', in: 'query', required: true })]));
+    expect(byQuery.responses['200']).toEqual(get.responses['200']);
+    expect(Object.keys(byQuery.responses).sort()).toEqual(['200', '400', '401', '404', '429', '503']);
     const events = doc.paths['/v2/events'].get;
     expect(Object.keys(events.responses).sort()).toEqual(['200', '400', '401', '429', '503']);
     expect(Object.keys(events.responses['200'].content)).toEqual(['application/x-ndjson']);

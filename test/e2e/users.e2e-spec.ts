@@ -256,6 +256,29 @@ describe('v2 Users API over HTTP', () => {
     await app.http.post('/v2/users/').set(dev).set('Content-Type', 'application/json').send('{"userId":"slash"}').expect(202);
   });
 
+  it('answers the same with the userId in the query string, where the seed lists it among the parameters', async () => {
+    const userId = 'in query a/b+c&d=ü';
+    const write = await post({ userId, attributes: { plan: 'enterprise' } }).expect(202);
+    const byPath = await get(userId).set('X-Consistency-Token', write.headers['x-consistency-token']).expect(200);
+    const byQuery = await app.http.get(`/v2/users?userId=${encodeURIComponent(userId)}`).set(dev).expect(200);
+    expect(byQuery.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(byQuery.text).toBe(byPath.text);
+    // As a form encodes it (a space as +), and with a trailing slash.
+    expect((await app.http.get(`/v2/users/?${new URLSearchParams({ userId })}`).set(dev).expect(200)).text).toBe(byPath.text);
+    const unknown = await app.http.get('/v2/users?userId=nobody-in-query').set(dev).expect(404);
+    expect(unknown.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(unknown.text).toBe('Not Found');
+    await app.http.get(`/v2/users?userId=${encodeURIComponent(userId)}`).expect(401);
+    await app.http.get(`/v2/users?userId=${encodeURIComponent(userId)}`).set(prod).expect(404);
+
+    const refused = async (query: string) => (await app.http.get(`/v2/users${query}`).set(dev).expect(400)).body.message;
+    expect(await refused('')).toEqual(['userId is required: GET /v2/users/:userId or /v2/users?userId=']);
+    expect(await refused('?userId=')).toEqual(['userId must not be empty']);
+    expect(await refused('?userId=a&userId=b')).toEqual(['userId must be given once']);
+    expect(await refused('?userId=agg&plan=x')).toEqual(['query parameter plan is not supported']);
+    expect(await refused('?userId=%FF')).toEqual(['the query string is not valid percent-encoded UTF-8: encode each value with encodeURIComponent']);
+  });
+
   it('accepts the scheme name in any case', async () => {
     await app.http.get('/v2/users/agg').set('Authorization', `api-key ${DEV_KEY}`).expect(200);
   });

@@ -127,6 +127,12 @@ describe('HTTP security', () => {
         expect(devToken).toBeDefined();
         await http.get(`/v2/users/${devOnly}`).set(prod).set('X-Consistency-Token', devToken).expect(404);
       },
+      'GET /v2/users': async () => {
+        await http.get(`/v2/users?userId=${devOnly}`).set(prod).expect(404);
+        expect((await http.get(`/v2/users?userId=${shared}`).set(prod).expect(200)).body.attributes).toEqual({ owner: 'production' });
+        expect((await http.get(`/v2/users?userId=${shared}`).set(dev).expect(200)).body.attributes).toEqual({ owner: 'development' });
+        await http.get(`/v2/users?userId=${devOnly}`).set(prod).set('X-Consistency-Token', devToken).expect(404);
+      },
       'GET /v2/events': async () => {
         for (const query of ['', `?userId=${devOnly}`, '?type=UserUpserted', '?limit=1000']) {
           const res = await http.get(`/v2/events${query}`).set(prod).expect(200);
