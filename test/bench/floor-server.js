@@ -38,9 +38,12 @@ app.get('/v2/users/:userId', async (request, reply) => {
   return reply.type('application/json; charset=utf-8').send(body);
 });
 app.listen({ port, host }).then((url) => process.stdout.write(`listening on ${url}\n`));
-process.on('SIGTERM', () => {
-  app
-    .close()
-    .then(() => Promise.all([events.close(), profiles.close()]))
-    .then(() => process.exit(0));
-});
+// SIGINT too, so that a run under --cpu-prof writes its profile.
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => {
+    app
+      .close()
+      .then(() => Promise.all([events.close(), profiles.close()]))
+      .then(() => process.exit(0));
+  });
+}
