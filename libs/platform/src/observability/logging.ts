@@ -181,26 +181,18 @@ export function registerRequestLogging(fastify: FastifyInstance, requests: Logge
       if (reply.raw.writableFinished) return;
       if (failedAnswers.has(reply.raw)) {
         ends?.failed(request, reply);
-        const line = { reqId: request.id, method: request.method, route: routeOf(request), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 };
-        requests.error(line, 'request failed after its answer began');
+        requests.error(requestLine(request, reply), 'request failed after its answer began');
         return;
       }
       ends?.aborted(request);
-      const line = { reqId: request.id, method: request.method, route: routeOf(request), aborted: true, ms: Math.round(reply.elapsedTime * 100) / 100 };
+      const line = { reqId: request.id, method: request.method, route: routeOf(request), aborted: true, ms: millisecondsOf(reply) };
       requests.info(line, 'request aborted by the client');
     });
     done();
   });
   const answered = (request: FastifyRequest, reply: FastifyReply) => {
-    const status = reply.statusCode;
-    const line = {
-      reqId: request.id,
-      method: request.method,
-      route: routeOf(request),
-      status,
-      ms: Math.round(reply.elapsedTime * 100) / 100,
-    };
-    if (status >= 500) requests.error(line, 'request failed');
+    const line = requestLine(request, reply);
+    if (line.status >= 500) requests.error(line, 'request failed');
     else requests.info(line, 'request');
   };
   fastify.addHook('onResponse', (request, reply, done) => {
@@ -211,6 +203,16 @@ export function registerRequestLogging(fastify: FastifyInstance, requests: Logge
     answered,
     malformed: (status, code) => requests.info({ route: MALFORMED_REQUEST.route, status, code }, 'malformed request'),
   };
+}
+
+/** The fields of a request's line: never its URL, which may hold a userId. */
+function requestLine(request: FastifyRequest, reply: FastifyReply) {
+  return { reqId: request.id, method: request.method, route: routeOf(request), status: reply.statusCode, ms: millisecondsOf(reply) };
+}
+
+/** How long the request has taken, to a hundredth of a millisecond. */
+function millisecondsOf(reply: FastifyReply): number {
+  return Math.round(reply.elapsedTime * 100) / 100;
 }
 
 /** Nest's own logging (startup, projector, errors) into the same JSON stream. */

@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
 import { EVENT_STORE, EventStore, isPastHead } from '@visitorbase/event-store';
 import { APP_CONFIG, AppConfig } from '@visitorbase/platform/config';
 import { Environment } from '@visitorbase/platform/http/environment.decorator';
-import { QUERY_NOT_PERCENT_ENCODED, isPercentEncodedUtf8Query } from '@visitorbase/platform/http/query-string';
+import { readQuery } from '@visitorbase/platform/http/query-string';
 import { ApiV2Answers, ERROR_SCHEMA, PROFILE_SCHEMA } from '../../openapi';
 import { ProjectionWatcher } from '../../projection/projection-watcher';
 import { CONSISTENCY_TOKEN_HEADER, parseConsistencyToken } from './consistency-token';
@@ -77,16 +77,12 @@ export class GetUserController {
     @Headers(CONSISTENCY_TOKEN_HEADER) token: string | undefined,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const problems = Object.keys(query)
-      .filter((key) => key !== 'userId')
-      .map((key) => `query parameter ${key} is not supported`);
-    if (!isPercentEncodedUtf8Query(reply.request.raw.url ?? '')) problems.unshift(QUERY_NOT_PERCENT_ENCODED);
-    const userId = query.userId;
-    if (userId === undefined) problems.push('userId is required: GET /v2/users/:userId or /v2/users?userId=');
-    else if (typeof userId !== 'string') problems.push('userId must be given once');
+    const { values, problems } = readQuery(query, ['userId'], reply.request.raw.url ?? '');
+    const { userId } = values;
+    if (query.userId === undefined) problems.push('userId is required: GET /v2/users/:userId or /v2/users?userId=');
     else if (userId === '') problems.push('userId must not be empty');
-    if (problems.length > 0) throw new BadRequestException(problems);
-    await this.answer(environment, userId as string, token, reply);
+    if (userId === undefined || problems.length > 0) throw new BadRequestException(problems);
+    await this.answer(environment, userId, token, reply);
   }
 
   private async answer(environment: string, userId: string, token: string | undefined, reply: FastifyReply): Promise<void> {

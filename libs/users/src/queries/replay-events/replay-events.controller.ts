@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
 import { EVENT_STORE, EventStore } from '@visitorbase/event-store';
 import { Environment } from '@visitorbase/platform/http/environment.decorator';
 import { ApiV2Answers, ERROR_SCHEMA } from '../../openapi';
-import { QUERY_NOT_PERCENT_ENCODED, isPercentEncodedUtf8Query } from '@visitorbase/platform/http/query-string';
+import { readQuery } from '@visitorbase/platform/http/query-string';
 import { markAnswerFailed } from '@visitorbase/platform/observability/logging';
 import { MAX_LIMIT, ReplayLine, ReplayQueryText, parseReplayFilter, replayEvents } from './replay-events';
 
@@ -56,16 +56,7 @@ export class ReplayEventsController {
     @Query() query: Record<string, unknown>,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const unknown = Object.keys(query).filter((key) => !Object.hasOwn(QUERY_NAMES, key));
-    const text: ReplayQueryText = {};
-    const problems = unknown.map((key) => `query parameter ${key} is not supported`);
-    if (!isPercentEncodedUtf8Query(reply.request.raw.url ?? '')) problems.unshift(QUERY_NOT_PERCENT_ENCODED);
-    for (const key of Object.keys(QUERY_NAMES) as Array<keyof ReplayQueryText>) {
-      const value = query[key];
-      if (value === undefined) continue;
-      if (typeof value !== 'string') problems.push(`${key} must be given once`);
-      else (text as Record<string, string>)[key] = value;
-    }
+    const { values: text, problems } = readQuery(query, Object.keys(QUERY_NAMES) as Array<keyof ReplayQueryText>, reply.request.raw.url ?? '');
     const parsed = parseReplayFilter(text, QUERY_NAMES);
     problems.push(...parsed.problems);
     if (problems.length > 0) throw new BadRequestException(problems);
